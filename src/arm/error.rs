@@ -1,0 +1,226 @@
+//! ARM failures, classified so callers can decide: retry (transient) or tell a person (terminal).
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, StatusCode};
+
+use super::{retry_after, wire::CloudError};
+
+/// One failed ARM or token call. Keeps what support needs (ARM's `code`, `message`, HTTP
+/// status, `x-ms-request-id`, `x-ms-correlation-request-id`) and never a token or secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArmError {
+    #[error("ARM answered {status} {code}: {message}{}", ids(.request_id, .correlation_id))]
+    Response {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        correlation_id: Option<String>,
+        /// How long ARM asked us to wait (`x-ms-retry-after-ms` or `Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The request never got an HTTP answer: connection refused or reset, TLS, timeout.
+    #[error("could not reach ARM: {message}")]
+    Transport { message: String },
+    /// No token: the credential was refused, or the token endpoint could not be reached.
+    #[error("could not get an Azure token: {message}")]
+    Credential { message: String, transient: bool },
+    #[error("unexpected answer from ARM: {0}")]
+    Decode(String),
+}
+
+fn ids(request_id: &Option<String>, correlation_id: &Option<String>) -> String {
+    match (request_id, correlation_id) {
+        (Some(r), Some(c)) => format!(" (x-ms-request-id {r}, x-ms-correlation-request-id {c})"),
+        (Some(r), None) => format!(" (x-ms-request-id {r})"),
+        (None, Some(c)) => format!(" (x-ms-correlation-request-id {c})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// Error codes that mean "this subscription cannot be served", as opposed to "no contact".
+const SUBSCRIPTION_NOT_FOUND: &str = "SubscriptionNotFound";
+const PROVIDER_NOT_REGISTERED: &[&str] = &[
+    "Subscription Not Registered",
+    "SubscriptionNotRegistered",
+    "MissingSubscriptionRegistration",
+];
+
+impl ArmError {
+    /// Builds the error from a non-success response; `now` dates an HTTP-date `Retry-After`.
+    pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
+        let parsed: CloudError = serde_json::from_slice(body).unwrap_or_default();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let code = header("x-ms-error-code")
+            .filter(|c| !c.is_empty())
+            .or(Some(parsed.error.code).filter(|c| !c.is_empty()))
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").replace(' ', ""));
+        let message = if parsed.error.message.is_empty() {
+            String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_owned()
+        } else {
+            parsed.error.message
+        };
+        ArmError::Response {
+            status: status.as_u16(),
+            code,
+            message,
+            request_id: header("x-ms-request-id"),
+            correlation_id: header("x-ms-correlation-request-id"),
+            retry_after: retry_after::parse(headers, now),
+        }
+    }
+
+    pub fn from_transport(error: &reqwest::Error) -> Self {
+        // reqwest's Display names the URL but never headers, so no token can leak here.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        ArmError::Transport { message }
+    }
+
+    pub fn from_credential(error: &azure_core::Error) -> Self {
+        use azure_core::error::ErrorKind;
+        let transient = match error.kind() {
+            ErrorKind::Io => true,
+            ErrorKind::HttpResponse { status, .. } => {
+                let s = u16::from(*status);
+                s == 429 || s == 408 || s >= 500
+            }
+            _ => false,
+        };
+        ArmError::Credential { message: error.to_string(), transient }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ArmError::Response { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying: throttling, timeouts, resets, 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ArmError::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            ArmError::Transport { .. } => true,
+            ArmError::Credential { transient, .. } => *transient,
+            ArmError::Decode(_) => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ArmError::Response { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A 404 that says the subscription itself is unusable, not that it has no contact.
+    pub fn is_subscription_level(&self) -> bool {
+        match self {
+            ArmError::Response { code, .. } => {
+                code == SUBSCRIPTION_NOT_FOUND || PROVIDER_NOT_REGISTERED.contains(&code.as_str())
+            }
+            _ => false,
+        }
+    }
+
+    /// One CamelCase word for statuses, Events and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ArmError::Credential { transient: false, .. } => "CredentialsInvalid",
+            ArmError::Credential { transient: true, .. } => "TokenEndpointUnavailable",
+            ArmError::Transport { .. } => "ArmUnreachable",
+            ArmError::Decode(_) => "UnexpectedResponse",
+            ArmError::Response { status, code, .. } => match (status, code.as_str()) {
+                (429, _) => "Throttled",
+                (401, _) => "CredentialsInvalid",
+                (403, _) => "AuthorizationFailed",
+                (_, SUBSCRIPTION_NOT_FOUND) => "SubscriptionNotFound",
+                (_, c) if PROVIDER_NOT_REGISTERED.contains(&c) => "ProviderNotRegistered",
+                (_, "ReadOnlyDisabledSubscription") => "SubscriptionDisabled",
+                (408 | 500..=599, _) => "ArmUnavailable",
+                _ => "ArmRequestFailed",
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: &str, headers: &[(&str, &str)]) -> ArmError {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        ArmError::from_response(
+            StatusCode::from_u16(status).unwrap(),
+            &map,
+            body.as_bytes(),
+            SystemTime::UNIX_EPOCH,
+        )
+    }
+
+    #[test]
+    fn keeps_code_message_and_ids() {
+        let e = response(
+            403,
+            r#"{"error":{"code":"AuthorizationFailed","message":"The client 'x' does not have authorization"}}"#,
+            &[("x-ms-request-id", "req-1"), ("x-ms-correlation-request-id", "corr-1")],
+        );
+        assert_eq!(
+            e.to_string(),
+            "ARM answered 403 AuthorizationFailed: The client 'x' does not have authorization \
+             (x-ms-request-id req-1, x-ms-correlation-request-id corr-1)"
+        );
+        assert!(!e.is_transient());
+        assert_eq!(e.reason(), "AuthorizationFailed");
+    }
+
+    #[test]
+    fn classifies_transient_and_terminal() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(response(status, "", &[]).is_transient(), "{status}");
+        }
+        for status in [400, 401, 403, 404, 409] {
+            assert!(!response(status, "", &[]).is_transient(), "{status}");
+        }
+        assert!(ArmError::Transport { message: "reset".into() }.is_transient());
+    }
+
+    #[test]
+    fn subscription_level_404s_are_told_apart_from_no_contact() {
+        let not_registered = response(
+            404,
+            r#"{"error":{"code":"Subscription Not Registered","message":"Please register to Microsoft.Security in order to view your security status"}}"#,
+            &[],
+        );
+        assert!(not_registered.is_subscription_level());
+        assert_eq!(not_registered.reason(), "ProviderNotRegistered");
+        let missing = response(404, r#"{"error":{"code":"NotFound","message":"Could not find security contact"}}"#, &[]);
+        assert!(!missing.is_subscription_level());
+        let gone = response(404, r#"{"error":{"code":"SubscriptionNotFound","message":"x"}}"#, &[]);
+        assert_eq!(gone.reason(), "SubscriptionNotFound");
+    }
+
+    #[test]
+    fn header_error_code_wins_and_odd_bodies_are_tolerated() {
+        let e = response(500, "<html>oops</html>", &[("x-ms-error-code", "InternalError")]);
+        assert!(matches!(&e, ArmError::Response { code, message, .. } if code == "InternalError" && message == "<html>oops</html>"));
+        let e = response(503, "", &[]);
+        assert!(matches!(&e, ArmError::Response { code, .. } if code == "ServiceUnavailable"));
+    }
+
+    #[test]
+    fn carries_retry_after() {
+        let e = response(429, "", &[("retry-after", "17")]);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(17)));
+        assert_eq!(e.reason(), "Throttled");
+    }
+}

@@ -1,0 +1,263 @@
+//! Azure Resource Manager client for `Microsoft.Security/securityContacts`
+//! (api-version 2023-12-01-preview) and subscription listing.
+//!
+//! Thin I/O: every decision about *what* to write is made in [`crate::plan`]. This module only
+//! speaks the wire format, authenticates with an `azure_identity` credential, retries what is
+//! worth retrying (honouring `Retry-After` exactly, never earlier) and bounds concurrency.
+
+pub mod cloud;
+pub mod credential;
+mod error;
+pub mod metrics;
+pub mod retry_after;
+pub mod wire;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use azure_core::credentials::TokenCredential;
+use backon::{ExponentialBuilder, Retryable};
+use futures::{StreamExt, stream};
+use http::{Method, StatusCode};
+use url::Url;
+
+pub use self::error::ArmError;
+use self::{
+    metrics::{ArmMetrics, RequestLabels},
+    wire::{API_VERSION, CONTACT_NAME, ContactProperties, PutBody, SecurityContact, Subscription, SubscriptionPage},
+};
+
+/// api-version of `Microsoft.Resources` subscription listing.
+pub const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
+
+/// How hard to try before giving up on one request.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// The longest `Retry-After` waited out in-process. A longer one fails the request with
+    /// the wait attached, so a controller can requeue instead of holding a worker.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 6,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The result of a successful PUT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    pub contact: SecurityContact,
+    /// 201: the subscription had no contact before.
+    pub created: bool,
+}
+
+#[derive(Clone)]
+pub struct ArmClient {
+    http: reqwest::Client,
+    endpoint: Url,
+    scope: String,
+    credential: Arc<dyn TokenCredential>,
+    retry: RetryPolicy,
+    metrics: ArmMetrics,
+}
+
+/// The HTTP client for ARM and token calls: per-request timeout, optional extra trusted CA.
+pub fn http_client(timeout: Duration, extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, ArmError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("security-contact-operator/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = extra_ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| ArmError::Transport { message: format!("unreadable CA file: {e}") })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| ArmError::from_transport(&e))
+}
+
+impl ArmClient {
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: Url,
+        scope: String,
+        credential: Arc<dyn TokenCredential>,
+        metrics: ArmMetrics,
+    ) -> Self {
+        Self { http, endpoint, scope, credential, retry: RetryPolicy::default(), metrics }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn metrics(&self) -> &ArmMetrics {
+        &self.metrics
+    }
+
+    fn contact_url(&self, subscription: &str) -> Url {
+        let mut url = self.endpoint.clone();
+        url.set_path(&format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Security/securityContacts/{CONTACT_NAME}"
+        ));
+        url.set_query(Some(&format!("api-version={API_VERSION}")));
+        url
+    }
+
+    /// The subscription's contact, or `None` when it has none (GET 404 that is not about the
+    /// subscription itself).
+    pub async fn get_contact(&self, subscription: &str) -> Result<Option<SecurityContact>, ArmError> {
+        match self.send(Method::GET, self.contact_url(subscription), None).await {
+            Ok((_, body)) => decode(&body).map(Some),
+            Err(e) if e.status() == Some(404) && !e.is_subscription_level() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the contact with exactly `properties` (PUT has no PATCH semantics).
+    pub async fn put_contact(
+        &self,
+        subscription: &str,
+        properties: &ContactProperties,
+    ) -> Result<Written, ArmError> {
+        let body = serde_json::to_vec(&PutBody { properties })
+            .map_err(|e| ArmError::Decode(format!("cannot encode the contact: {e}")))?;
+        let (status, body) = self.send(Method::PUT, self.contact_url(subscription), Some(body)).await?;
+        Ok(Written { contact: decode(&body)?, created: status == StatusCode::CREATED })
+    }
+
+    /// Deletes the contact; `false` when there was none (204).
+    pub async fn delete_contact(&self, subscription: &str) -> Result<bool, ArmError> {
+        let (status, _) = self.send(Method::DELETE, self.contact_url(subscription), None).await?;
+        Ok(status == StatusCode::OK)
+    }
+
+    /// Every subscription the identity can see, following `nextLink`.
+    pub async fn list_subscriptions(&self) -> Result<Vec<Subscription>, ArmError> {
+        let mut url = self.endpoint.clone();
+        url.set_path("/subscriptions");
+        url.set_query(Some(&format!("api-version={SUBSCRIPTIONS_API_VERSION}")));
+        let mut all = Vec::new();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let (_, body) = self.send(Method::GET, url, None).await?;
+            let page: SubscriptionPage = decode(&body)?;
+            all.extend(page.value);
+            next = match page.next_link.filter(|l| !l.is_empty()) {
+                Some(link) => Some(
+                    Url::parse(&link).map_err(|e| ArmError::Decode(format!("bad nextLink {link:?}: {e}")))?,
+                ),
+                None => None,
+            };
+        }
+        Ok(all)
+    }
+
+    /// Reads every subscription's contact with at most `concurrency` requests in flight;
+    /// results come back in the order of `subscriptions`.
+    pub async fn get_contacts(
+        &self,
+        subscriptions: &[String],
+        concurrency: usize,
+    ) -> Vec<Result<Option<SecurityContact>, ArmError>> {
+        let mut results: Vec<(usize, _)> = stream::iter(subscriptions.iter().enumerate())
+            .map(|(i, s)| async move { (i, self.get_contact(s).await) })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// One request with retries: transient failures back off exponentially with jitter; a
+    /// `Retry-After` is waited out exactly, up to `max_retry_after`.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, bytes::Bytes), ArmError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter();
+        let max_retry_after = self.retry.max_retry_after;
+        (|| self.attempt(method.clone(), url.clone(), body.clone()))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(ArmError::is_transient)
+            .adjust(move |e, backoff| match (e.retry_after(), backoff) {
+                // ARM's own wait wins over our backoff, but still counts against the budget.
+                (Some(wait), Some(_)) if wait <= max_retry_after => Some(wait),
+                (Some(_), _) => None,
+                (None, backoff) => backoff,
+            })
+            .notify(|e, wait| {
+                self.metrics.retries.inc();
+                if e.retry_after().is_some() {
+                    self.metrics.throttled_wait_seconds.inc_by(wait.as_secs_f64());
+                }
+                tracing::info!(%method, path = url.path(), reason = e.reason(), wait_ms = wait.as_millis() as u64, "retrying ARM request: {e}");
+            })
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, bytes::Bytes), ArmError> {
+        let token = self
+            .credential
+            .get_token(&[&self.scope], None)
+            .await
+            .map_err(|e| ArmError::from_credential(&e))?;
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(token.token.secret())
+            .header("accept", "application/json")
+            .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string());
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        let started = Instant::now();
+        let outcome = request.send().await;
+        self.metrics.duration.observe(started.elapsed().as_secs_f64());
+        let code = match &outcome {
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(_) => "error".to_owned(),
+        };
+        self.metrics.requests.get_or_create(&RequestLabels { method: method.to_string(), code }).inc();
+        let response = outcome.map_err(|e| ArmError::from_transport(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(|e| ArmError::from_transport(&e))?;
+        if status.is_success() {
+            Ok((status, bytes))
+        } else {
+            Err(ArmError::from_response(status, &headers, &bytes, SystemTime::now()))
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ArmError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        ArmError::Decode(format!("{e} in {shown:?}"))
+    })
+}

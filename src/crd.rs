@@ -1,0 +1,280 @@
+//! The `SecurityContactPolicy` API (`securitycontact.dev/v1alpha1`).
+//!
+//! Field names here are the public contract. Every constraint that can be checked at admission
+//! lives in this file as schema (patterns, enums, bounds, list semantics) or CEL, so a bad
+//! manifest is rejected by the API server with a clear message and never reaches the
+//! controller. [`crate::validate`] enforces exactly the same rules for the one-shot CLI, and a
+//! property test keeps the two in step.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const GROUP: &str = "securitycontact.dev";
+pub const VERSION: &str = "v1alpha1";
+pub const KIND: &str = "SecurityContactPolicy";
+
+/// Bounds shared by the schema and the Rust validator. Every string and list is bounded so the
+/// API server's CEL cost estimator accepts the rules, and so a status or ARM body stays small.
+pub mod limits {
+    pub const MAX_SUBSCRIPTIONS: usize = 10_000;
+    pub const MAX_EMAILS: usize = 50;
+    pub const MAX_EMAIL_LEN: usize = 254;
+    pub const MAX_PHONE_LEN: usize = 40;
+    pub const MAX_INTERVAL_LEN: usize = 16;
+    pub const MAX_SECRET_NAME_LEN: usize = 253;
+    /// Shortest accepted `interval`. One minute is the sensible floor in production; seconds
+    /// are accepted down to this value so end-to-end tests can watch several intervals pass.
+    pub const MIN_INTERVAL_SECS: u64 = 5;
+    pub const MAX_INTERVAL_SECS: u64 = 24 * 60 * 60;
+}
+
+/// Subscription id as ARM prints it (`common/v1/types.json` `SubscriptionId`).
+pub const SUBSCRIPTION_ID_PATTERN: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+/// The WHATWG HTML "valid e-mail address" pattern (the one browsers, `validator` and `garde`
+/// use), with the final domain-label group made mandatory so a dot is required in the domain.
+/// It is RE2-compatible, so the API server and the `regex` crate read it the same way.
+pub const EMAIL_PATTERN: &str = r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$";
+
+/// Digits, spaces and the punctuation people write phone numbers with.
+pub const PHONE_PATTERN: &str = r"^[0-9+()./ -]*$";
+
+/// Whole seconds, minutes and hours, e.g. `90s`, `15m`, `1h30m` (a subset of Go durations, so
+/// CEL's `duration()` parses every accepted value).
+pub const INTERVAL_PATTERN: &str = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+
+/// A Kubernetes object name (DNS-1123 subdomain).
+pub const SECRET_NAME_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+pub const DEFAULT_INTERVAL: &str = "15m";
+
+/// Declares the Defender for Cloud security contact that a set of subscriptions must have.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "securitycontact.dev",
+    version = "v1alpha1",
+    kind = "SecurityContactPolicy",
+    namespaced,
+    shortname = "scp",
+    category = "azure",
+    category = "security",
+    status = "SecurityContactPolicyStatus",
+    derive = "PartialEq",
+    doc = "Keeps the Microsoft Defender for Cloud security contact of a set of Azure subscriptions as declared.",
+    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Compliant", type_ = "string", json_path = ".status.compliance"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new(
+    "!(self.mode == 'Audit' && self.deletionPolicy == 'Revert')"
+).message("deletionPolicy Revert needs mode Enforce: an Audit policy never writes, so it has nothing to revert").field_path(".deletionPolicy"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecurityContactPolicySpec {
+    /// Enforce (default) remediates drift; Audit only reports it and never writes to Azure.
+    #[serde(default)]
+    pub mode: Mode,
+
+    /// The subscriptions this policy governs.
+    #[schemars(length(min = 1, max = 10000), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(regex(pattern = SUBSCRIPTION_ID_PATTERN), length(max = 36)))]
+    pub subscriptions: Vec<String>,
+
+    /// The security contact every subscription must have.
+    pub contact: ContactSpec,
+
+    /// How often Azure is re-read to catch drift (ARM has no watch): `1m`..`24h`, e.g. `15m`,
+    /// `1h30m`. Seconds are accepted down to 5s for tests.
+    #[serde(default = "default_interval")]
+    #[schemars(length(max = 16), regex(pattern = INTERVAL_PATTERN))]
+    #[x_kube(validation = Rule::new(
+        "self != '' && duration(self) >= duration('5s') && duration(self) <= duration('24h')"
+    ).message("interval must be between 5s and 24h, e.g. 15m"))]
+    pub interval: String,
+
+    /// What happens in Azure when this policy is deleted: Orphan (default) leaves the contacts
+    /// as they are; Revert removes only the addresses this policy added.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Stop all Azure calls for this policy while true.
+    #[serde(default)]
+    pub suspend: bool,
+
+    /// Azure credentials for this policy; the operator's own identity when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+}
+
+fn default_interval() -> String {
+    DEFAULT_INTERVAL.to_owned()
+}
+
+/// The required contact. A field left out is not managed: its Azure value is kept on write.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new(
+    "self.emails.all(e, self.emails.filter(f, f.lowerAscii() == e.lowerAscii()).size() == 1)"
+).message("emails must be unique ignoring case").field_path(".emails").reason(Reason::FieldValueDuplicate))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactSpec {
+    /// Addresses that must receive Defender for Cloud notifications (a set, 1..50).
+    #[schemars(length(min = 1, max = 50), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(regex(pattern = EMAIL_PATTERN), length(max = 254)))]
+    pub emails: Vec<String>,
+
+    /// Additive (default) keeps every other address already on the contact; Exact makes the
+    /// list exactly `emails`.
+    #[serde(default)]
+    pub email_merge: EmailMerge,
+
+    /// Roles whose holders are notified too (notifications by role turned On).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4), extend("x-kubernetes-list-type" = "set"))]
+    pub notify_roles: Option<Vec<Role>>,
+
+    /// Alerts of this severity or higher are emailed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_minimal_severity: Option<Severity>,
+
+    /// Attack paths of this risk level or higher are emailed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack_path_minimal_risk_level: Option<RiskLevel>,
+
+    /// Phone number of the security contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 40), regex(pattern = PHONE_PATTERN))]
+    pub phone: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EmailMerge {
+    #[default]
+    Additive,
+    Exact,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DeletionPolicy {
+    #[default]
+    Orphan,
+    Revert,
+}
+
+/// `SecurityContactRole` in the ARM spec.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    AccountAdmin,
+    ServiceAdmin,
+    Owner,
+    Contributor,
+}
+
+/// Alert severity; "High" means High only, "Low" means every alert.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Severity {
+    High,
+    Medium,
+    Low,
+}
+
+/// Attack-path risk level; "Critical" means Critical only, "Low" means every attack path.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RiskLevel {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Credentials {
+    /// A Secret in the policy's namespace with keys `tenantId`, `clientId`, `clientSecret`.
+    pub secret_ref: SecretRef,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRef {
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_NAME_PATTERN))]
+    pub name: String,
+}
+
+/// Observed state, written by the controller. kstatus-readable: `observedGeneration` at the top
+/// and on each condition; `Ready` always present; `Reconciling`/`Stalled` only while True.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityContactPolicyStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// Compliant subscriptions out of those governed, e.g. `"3/4"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+
+    /// Up to 50 subscriptions that are not compliant or could not be checked, worst first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+/// Counts over every governed subscription (the list above is truncated, these are not).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub total: u32,
+    pub compliant: u32,
+    pub non_compliant: u32,
+    pub failed: u32,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionStatus {
+    pub subscription_id: String,
+    /// One CamelCase word, e.g. `NonCompliant`, `AuthorizationFailed`.
+    pub reason: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_emails: Vec<String>,
+}
+
+/// Status condition types and reasons (kstatus / Flux vocabulary).
+pub mod condition {
+    pub const READY: &str = "Ready";
+    pub const RECONCILING: &str = "Reconciling";
+    pub const STALLED: &str = "Stalled";
+}
+
+/// The CRD as YAML, exactly as committed under `crds/` and printed by the `crd` subcommand.
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    serde_saphyr::to_string(&SecurityContactPolicy::crd()).expect("the CRD serialises to YAML")
+}
