@@ -1,0 +1,398 @@
+//! The simulator's starting world: tenants, principals, subscriptions, contacts and grants.
+//!
+//! A seed is plain data, readable from YAML (camelCase keys) or built in Rust by tests and
+//! benchmarks. Unknown YAML keys are rejected so that a typo in a seed fails loudly instead of
+//! silently seeding a different world.
+//!
+//! ```yaml
+//! subscriptionPageSize: 2            # optional, like every top-level key
+//! tokenLifetimeSeconds: 3599
+//! armAudience: https://management.azure.com
+//! throttle:
+//!   subscriptionReads: { bucket: 250, refillPerSecond: 25 }   # also subscriptionWrites,
+//! faults: { seed: 7, rules: [] }                              # subscriptionDeletes, tenantReads
+//! tenants:
+//!   - id: 00000000-0000-0000-0000-0000000000aa
+//!     principals:
+//!       - clientId: my-app
+//!         clientSecret: my-secret             # and/or federatedAssertions: [<jwt>]
+//!         objectId: 00000000-0000-0000-0000-0000000000b1
+//!         access: { "*": read, 11111111-1111-1111-1111-111111111111: readWrite }
+//!     subscriptions:
+//!       - id: 11111111-1111-1111-1111-111111111111
+//!         displayName: prod
+//!         state: Enabled                      # Warned, PastDue, Disabled, Deleted
+//!         securityRegistered: true
+//!         tags: { env: prod }
+//!         contact:                            # the stored properties; omit for "no contact"
+//!           emails: a@contoso.com;b@contoso.com
+//!           isEnabled: true
+//!           notificationsByRole: { state: "On", roles: [Owner] }
+//!           notificationsSources: [{ sourceType: Alert, minimalSeverity: Medium }]
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::SimError;
+use super::faults::FaultConfig;
+use super::throttle::ThrottleConfig;
+
+/// The resource ARM tokens are issued for; scopes must be `<audience>/.default`.
+pub const DEFAULT_ARM_AUDIENCE: &str = "https://management.azure.com";
+
+/// Entra's real token lifetime is about an hour; `azure_identity` refreshes tokens that expire
+/// within 300 s, so anything shorter than that would make it fetch a token on every call.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3599;
+
+/// Small on purpose, so that every client exercises `nextLink` paging.
+pub const DEFAULT_SUBSCRIPTION_PAGE_SIZE: usize = 2;
+
+/// Everything needed to start a simulator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SimConfig {
+    /// Listening address; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// The directories and everything in them.
+    pub tenants: Vec<TenantSeed>,
+    /// ARM token-bucket sizes and refill rates.
+    pub throttle: ThrottleConfig,
+    /// Faults active from the first request on (usually none).
+    pub faults: FaultConfig,
+    /// Subscriptions per page of `GET /subscriptions`.
+    pub subscription_page_size: usize,
+    /// `expires_in` of issued tokens.
+    pub token_lifetime_seconds: u64,
+    /// The ARM audience accepted in token scopes (no trailing slash).
+    pub arm_audience: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tenants: Vec::new(),
+            throttle: ThrottleConfig::default(),
+            faults: FaultConfig::default(),
+            subscription_page_size: DEFAULT_SUBSCRIPTION_PAGE_SIZE,
+            token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECS,
+            arm_audience: DEFAULT_ARM_AUDIENCE.to_owned(),
+        }
+    }
+}
+
+/// One Entra tenant with its app registrations and subscriptions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantSeed {
+    /// Tenant id as used in the token URL (a GUID in real life).
+    pub id: String,
+    /// Service principals that can get tokens in this tenant.
+    #[serde(default)]
+    pub principals: Vec<PrincipalSeed>,
+    /// Subscriptions homed in this tenant.
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionSeed>,
+}
+
+/// A service principal (app registration) and what it may do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrincipalSeed {
+    /// The application (client) id.
+    pub client_id: String,
+    /// Accepted client secret, if the principal may use one.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Object id shown in `AuthorizationFailed` messages; a random one when absent.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// Client assertions (e.g. projected service-account JWTs) accepted verbatim, standing in
+    /// for federated identity credentials.
+    #[serde(default)]
+    pub federated_assertions: Vec<String>,
+    /// Role grants by subscription id; the key `"*"` covers every subscription of the tenant
+    /// that has no entry of its own.
+    #[serde(default)]
+    pub access: BTreeMap<String, Access>,
+}
+
+/// What a principal's role assignment on a subscription allows for security contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Access {
+    /// No role: requests get 403 and the subscription is not listed.
+    #[default]
+    None,
+    /// Reader-like: `securityContacts/read`.
+    Read,
+    /// Security Admin / Contributor-like: read, write and delete.
+    ReadWrite,
+}
+
+impl Access {
+    pub(crate) fn can_read(self) -> bool {
+        matches!(self, Access::Read | Access::ReadWrite)
+    }
+
+    pub(crate) fn can_write(self) -> bool {
+        self == Access::ReadWrite
+    }
+}
+
+/// `Subscription.state` as ARM reports it (a closed enum in the spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SubscriptionState {
+    #[default]
+    Enabled,
+    Warned,
+    PastDue,
+    Disabled,
+    Deleted,
+}
+
+impl SubscriptionState {
+    /// Disabled and deleted subscriptions are read-only in ARM.
+    pub(crate) fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            SubscriptionState::Disabled | SubscriptionState::Deleted
+        )
+    }
+}
+
+/// One subscription and its Defender for Cloud state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionSeed {
+    /// Subscription id (GUID).
+    pub id: String,
+    /// `displayName` in `GET /subscriptions`.
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub state: SubscriptionState,
+    /// Whether the Microsoft.Security resource provider is registered.
+    #[serde(default = "yes")]
+    pub security_registered: bool,
+    /// `tags` in `GET /subscriptions`.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The stored `properties` of the `default` security contact, exactly as a client would
+    /// read them back; absent or null means no contact exists (GET answers 404).
+    #[serde(default)]
+    pub contact: Option<serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl SubscriptionSeed {
+    /// An enabled, registered subscription without a contact.
+    pub fn new(id: impl Into<String>) -> Self {
+        let id = id.into();
+        SubscriptionSeed {
+            display_name: format!("Subscription {id}"),
+            id,
+            state: SubscriptionState::Enabled,
+            security_registered: true,
+            tags: BTreeMap::new(),
+            contact: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Parses a YAML seed and checks it for consistency.
+    pub fn from_yaml_str(yaml: &str) -> Result<SimConfig, SimError> {
+        let config: SimConfig = serde_saphyr::from_str(yaml).map_err(SimError::SeedYaml)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a YAML seed file.
+    pub fn from_yaml_file(path: &Path) -> Result<SimConfig, SimError> {
+        let yaml = std::fs::read_to_string(path).map_err(|source| SimError::File {
+            path: path.to_owned(),
+            source,
+        })?;
+        SimConfig::from_yaml_str(&yaml)
+    }
+
+    /// Rejects seeds that cannot describe a real directory: `Simulator::start` calls this too,
+    /// so seeds built in Rust get the same checks as YAML ones.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |msg: String| Err(SimError::InvalidSeed(msg));
+        if self.subscription_page_size == 0 {
+            return bad("subscriptionPageSize must be at least 1".into());
+        }
+        if self.token_lifetime_seconds == 0 {
+            return bad("tokenLifetimeSeconds must be at least 1".into());
+        }
+        self.throttle.validate()?;
+        self.faults.validate()?;
+
+        let mut tenant_ids = HashSet::new();
+        let mut subscription_ids = HashSet::new();
+        for tenant in &self.tenants {
+            // azure_identity refuses other characters in the token URL.
+            if tenant.id.is_empty()
+                || !tenant
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return bad(format!(
+                    "tenant id {:?} is not a valid tenant id",
+                    tenant.id
+                ));
+            }
+            if !tenant_ids.insert(tenant.id.to_ascii_lowercase()) {
+                return bad(format!("tenant {} appears twice", tenant.id));
+            }
+            let mut own = HashSet::new();
+            for sub in &tenant.subscriptions {
+                if uuid::Uuid::parse_str(&sub.id).is_err() {
+                    return bad(format!("subscription id {:?} is not a GUID", sub.id));
+                }
+                if !subscription_ids.insert(sub.id.to_ascii_lowercase()) {
+                    return bad(format!("subscription {} appears twice", sub.id));
+                }
+                own.insert(sub.id.to_ascii_lowercase());
+                if let Some(contact) = &sub.contact
+                    && !(contact.is_object() || contact.is_null())
+                {
+                    return bad(format!(
+                        "contact of subscription {} must be a properties object",
+                        sub.id
+                    ));
+                }
+            }
+            let mut clients = HashSet::new();
+            for principal in &tenant.principals {
+                if principal.client_id.is_empty() {
+                    return bad(format!(
+                        "a principal of tenant {} has no clientId",
+                        tenant.id
+                    ));
+                }
+                if !clients.insert(principal.client_id.to_ascii_lowercase()) {
+                    return bad(format!(
+                        "client id {} appears twice in tenant {}",
+                        principal.client_id, tenant.id
+                    ));
+                }
+                for key in principal.access.keys() {
+                    if key != "*" && !own.contains(&key.to_ascii_lowercase()) {
+                        return bad(format!(
+                            "principal {} has access to {key}, which is not a subscription of tenant {}",
+                            principal.client_id, tenant.id
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+subscriptionPageSize: 3
+tenants:
+  - id: 00000000-0000-0000-0000-0000000000aa
+    principals:
+      - clientId: app-1
+        clientSecret: s3cret
+        access:
+          11111111-1111-1111-1111-111111111111: readWrite
+          "*": read
+    subscriptions:
+      - id: 11111111-1111-1111-1111-111111111111
+        displayName: One
+        contact:
+          emails: a@contoso.com;b@contoso.com
+          isEnabled: true
+          notificationsSources:
+            - sourceType: Alert
+              minimalSeverity: High
+      - id: 22222222-2222-2222-2222-222222222222
+        state: Disabled
+        securityRegistered: false
+"#;
+
+    #[test]
+    fn parses_a_yaml_seed() {
+        let config = SimConfig::from_yaml_str(SEED).expect("seed parses");
+        assert_eq!(config.subscription_page_size, 3);
+        assert_eq!(config.token_lifetime_seconds, DEFAULT_TOKEN_LIFETIME_SECS);
+        let tenant = &config.tenants[0];
+        let principal = &tenant.principals[0];
+        assert_eq!(principal.client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(principal.access["*"], Access::Read);
+        let one = &tenant.subscriptions[0];
+        assert!(one.security_registered);
+        assert_eq!(
+            one.contact
+                .as_ref()
+                .and_then(|c| c["notificationsSources"][0]["minimalSeverity"].as_str()),
+            Some("High")
+        );
+        let two = &tenant.subscriptions[1];
+        assert_eq!(two.state, SubscriptionState::Disabled);
+        assert!(!two.security_registered);
+        assert!(two.contact.is_none());
+    }
+
+    #[test]
+    fn module_doc_example_is_a_valid_seed() {
+        let yaml: String = include_str!("config.rs")
+            .lines()
+            .skip_while(|line| *line != "//! ```yaml")
+            .skip(1)
+            .take_while(|line| *line != "//! ```")
+            .map(|line| {
+                format!(
+                    "{}\n",
+                    line.trim_start_matches("//!")
+                        .strip_prefix(' ')
+                        .unwrap_or("")
+                )
+            })
+            .collect();
+        assert!(yaml.contains("tenants:"));
+        let config = SimConfig::from_yaml_str(&yaml).expect("documented seed parses");
+        assert_eq!(config.faults.seed, Some(7));
+        assert_eq!(config.tenants[0].principals[0].access["*"], Access::Read);
+    }
+
+    #[test]
+    fn rejects_typos_and_inconsistencies() {
+        let typo = SEED.replace("displayName: One", "displayNam: One");
+        assert!(matches!(
+            SimConfig::from_yaml_str(&typo),
+            Err(SimError::SeedYaml(_))
+        ));
+        let not_guid = SEED.replace("22222222-2222-2222-2222-222222222222", "sub-2");
+        assert!(matches!(
+            SimConfig::from_yaml_str(&not_guid),
+            Err(SimError::InvalidSeed(_))
+        ));
+        let foreign = SEED.replace(
+            "11111111-1111-1111-1111-111111111111: readWrite",
+            "33333333-3333-3333-3333-333333333333: readWrite",
+        );
+        assert!(matches!(
+            SimConfig::from_yaml_str(&foreign),
+            Err(SimError::InvalidSeed(_))
+        ));
+    }
+}

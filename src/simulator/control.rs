@@ -1,0 +1,187 @@
+//! The control API under `/_sim/…`: the HTTP face of [`SimState`], for people and for
+//! out-of-process tests. No token is needed; bodies are JSON whatever the Content-Type says.
+//! Routes are listed in the module documentation of `simulator`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post, put};
+use axum::{Json, Router};
+use http::StatusCode;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::config::{Access, SubscriptionState};
+use super::error::SimError;
+use super::faults::FaultConfig;
+use super::state::SimState;
+use super::throttle::ThrottleConfig;
+
+pub(crate) fn routes() -> Router<SimState> {
+    Router::new()
+        .route("/_sim/requests", get(requests))
+        .route("/_sim/requests/reset", post(reset_requests))
+        .route(
+            "/_sim/contacts/{subscription}",
+            get(get_contact).put(put_contact).delete(delete_contact),
+        )
+        .route(
+            "/_sim/faults",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
+        .route("/_sim/throttle", get(get_throttle).put(put_throttle))
+        .route("/_sim/access/{subscription}/{client_id}", put(put_access))
+        .route("/_sim/subscriptions/{subscription}", put(put_subscription))
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .route("/_sim", any(unknown_control_route))
+        .route("/_sim/{*rest}", any(unknown_control_route))
+}
+
+impl IntoResponse for SimError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            SimError::UnknownSubscription(_) | SimError::UnknownPrincipal(_) => {
+                StatusCode::NOT_FOUND
+            }
+            SimError::InvalidControl(_) | SimError::InvalidSeed(_) | SimError::SeedYaml(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, SimError> {
+    serde_json::from_slice(body).map_err(|e| SimError::InvalidControl(e.to_string()))
+}
+
+async fn unknown_control_route() -> Response {
+    SimError::InvalidControl("no such control route; see the simulator module docs".into())
+        .into_response()
+}
+
+async fn requests(State(state): State<SimState>) -> Response {
+    Json(state.requests()).into_response()
+}
+
+async fn reset_requests(State(state): State<SimState>) -> StatusCode {
+    state.reset_requests();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_contact(
+    State(state): State<SimState>,
+    Path(subscription): Path<String>,
+) -> Result<Response, SimError> {
+    Ok(match state.contact(&subscription)? {
+        Some(properties) => Json(properties).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no security contact"})),
+        )
+            .into_response(),
+    })
+}
+
+/// Body: the `properties` object to store.
+async fn put_contact(
+    State(state): State<SimState>,
+    Path(subscription): Path<String>,
+    body: Bytes,
+) -> Result<Response, SimError> {
+    let properties: serde_json::Value = parse(&body)?;
+    let created = state.set_contact(&subscription, properties.clone())?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(properties)).into_response())
+}
+
+async fn delete_contact(
+    State(state): State<SimState>,
+    Path(subscription): Path<String>,
+) -> Result<StatusCode, SimError> {
+    state.delete_contact(&subscription)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_faults(State(state): State<SimState>) -> Response {
+    Json(state.faults()).into_response()
+}
+
+async fn put_faults(State(state): State<SimState>, body: Bytes) -> Result<StatusCode, SimError> {
+    state.set_faults(parse::<FaultConfig>(&body)?)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn clear_faults(State(state): State<SimState>) -> StatusCode {
+    state.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_throttle(State(state): State<SimState>) -> Response {
+    Json(state.throttle()).into_response()
+}
+
+async fn put_throttle(State(state): State<SimState>, body: Bytes) -> Result<StatusCode, SimError> {
+    state.set_throttle(parse::<ThrottleConfig>(&body)?)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessBody {
+    access: Access,
+}
+
+async fn put_access(
+    State(state): State<SimState>,
+    Path((subscription, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let AccessBody { access } = parse(&body)?;
+    state.set_access(&subscription, &client_id, access)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Partial update: only the fields present change.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SubscriptionBody {
+    #[serde(default)]
+    state: Option<SubscriptionState>,
+    #[serde(default)]
+    security_registered: Option<bool>,
+}
+
+async fn put_subscription(
+    State(state): State<SimState>,
+    Path(subscription): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let SubscriptionBody {
+        state: new_state,
+        security_registered,
+    } = parse(&body)?;
+    // Check the subscription first so a partial update never half-applies.
+    state.contact(&subscription)?;
+    if let Some(new_state) = new_state {
+        state.set_subscription_state(&subscription, new_state)?;
+    }
+    if let Some(registered) = security_registered {
+        state.set_security_registered(&subscription, registered)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn expire_tokens(State(state): State<SimState>) -> StatusCode {
+    state.expire_tokens();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,97 @@
+//! An in-process Azure simulator: the Entra ID token endpoint and the slice of Azure Resource
+//! Manager this operator talks to, over real HTTPS, with throttling, faults and counters.
+//!
+//! Behaviour follows `shared/research/azure-api.md` and the 2023-12-01-preview examples in
+//! `shared/arm-fixtures/`; where the research marks something UNVERIFIED, the choice made here
+//! is marked UNVERIFIED in the code too.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), security_contact_operator::simulator::SimError> {
+//! use security_contact_operator::simulator::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::demo()).await?;
+//! println!("ARM and authority host: {}", sim.url());
+//! sim.state().reset_requests();
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Azure routes
+//!
+//! | route | notes |
+//! |---|---|
+//! | `POST /{tenant}/oauth2/v2.0/token` | client secret or client assertion; errors in Entra's shape (AADSTS90002, 700016, 7000215, 7000218, 70021, 1002012 `invalid_scope`, 500011 `invalid_resource`) |
+//! | `GET /subscriptions?api-version=*` | any api-version; subscriptions the caller has a role on; `nextLink` paging (`$skiptoken`) |
+//! | `GET /subscriptions/{sub}/providers/Microsoft.Security/securityContacts` | LIST, `{"value":[…]}` |
+//! | `GET\|PUT\|DELETE /subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default` | 200/404, 201/200, 200/204 |
+//!
+//! Security-contact routes accept only `api-version=2023-12-01-preview` (older versions, which
+//! real ARM still serves, get `InvalidApiVersionParameter` here). Fixed path segments match
+//! case-insensitively, as in ARM. Every ARM response carries `x-ms-request-id`,
+//! `x-ms-correlation-request-id` (the client's, if it sent one) and `x-ms-routing-request-id`;
+//! every authenticated one also carries its bucket's `x-ms-ratelimit-remaining-…` header. The
+//! order of checks and the error codes are described in `arm.rs`.
+//!
+//! # Control routes (no token needed)
+//!
+//! | route | body / answer |
+//! |---|---|
+//! | `GET /_sim/requests` | [`RequestCounts`] as JSON |
+//! | `POST /_sim/requests/reset` | zero the counters |
+//! | `GET /_sim/contacts/{sub}` | the stored `properties`, or 404 |
+//! | `PUT /_sim/contacts/{sub}` | body: `properties` object (a "portal edit"); 201/200 |
+//! | `DELETE /_sim/contacts/{sub}` | 204 |
+//! | `GET\|PUT\|DELETE /_sim/faults` | [`FaultConfig`] as JSON; DELETE clears |
+//! | `GET\|PUT /_sim/throttle` | [`ThrottleConfig`] as JSON; PUT refills every bucket |
+//! | `PUT /_sim/access/{sub}/{clientId}` | `{"access":"none"\|"read"\|"readWrite"}` |
+//! | `PUT /_sim/subscriptions/{sub}` | `{"state":"Disabled", "securityRegistered":false}` (either field) |
+//! | `POST /_sim/tokens/expire` | every issued token becomes expired |
+//!
+//! Control requests are neither counted nor faulted.
+//!
+//! # Faults
+//!
+//! See [`FaultConfig`]: per-rule scope (subscription, method, route kind), latency (fixed,
+//! uniform, or log-normal given p50/p99), 500/503 error rate, 429 storms (count and/or
+//! duration, `Retry-After`, optional `x-ms-retry-after-ms`) and connection resets (TCP RST,
+//! no response), with an optional RNG seed.
+
+mod arm;
+mod arm_error;
+mod clock;
+mod config;
+mod contacts;
+mod control;
+mod counters;
+mod demo;
+mod entra;
+mod error;
+mod faults;
+mod pipeline;
+mod route;
+mod server;
+mod state;
+mod subscriptions;
+mod throttle;
+mod tls;
+mod tokens;
+
+pub use config::{
+    Access, DEFAULT_ARM_AUDIENCE, DEFAULT_SUBSCRIPTION_PAGE_SIZE, DEFAULT_TOKEN_LIFETIME_SECS,
+    PrincipalSeed, SimConfig, SubscriptionSeed, SubscriptionState, TenantSeed,
+};
+pub use counters::{RequestCount, RequestCounts, STATUS_RESET};
+pub use demo::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_OBJECT_ID, DEMO_SUB_COMPLIANT,
+    DEMO_SUB_CONTACT_DISABLED, DEMO_SUB_CONTACT_MISSING, DEMO_SUB_DISABLED, DEMO_SUB_NO_ACCESS,
+    DEMO_SUB_NOT_REGISTERED, DEMO_SUB_PORTAL_EDITED, DEMO_SUB_READ_ONLY, DEMO_SUB_WEAK_SEVERITY,
+    DEMO_TENANT_ID,
+};
+pub use error::SimError;
+pub use faults::{FaultConfig, FaultRule, Latency, Storm};
+pub use route::RouteKind;
+pub use server::{SimHandle, Simulator, serve_forever, serve_until};
+pub use state::SimState;
+pub use throttle::{BucketConfig, ThrottleConfig};
+
+/// The api-version the security-contact routes serve.
+pub const SECURITY_CONTACTS_API_VERSION: &str = arm_error::CONTACTS_API_VERSION;

@@ -1,0 +1,220 @@
+//! Shared helpers for the simulator integration tests: a reqwest client that trusts the
+//! simulator's CA, real `azure_identity` credentials pointed at its token endpoint, and small
+//! ARM request helpers.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{ClientOptions, Transport};
+use azure_identity::{
+    ClientSecretCredential, ClientSecretCredentialOptions, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
+};
+use security_contact_operator::simulator::{
+    Access, PrincipalSeed, SECURITY_CONTACTS_API_VERSION, SimConfig, SimHandle, Simulator,
+    SubscriptionSeed, TenantSeed,
+};
+
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+pub const TENANT: &str = "00000000-0000-0000-0000-00000000aaaa";
+pub const OTHER_TENANT: &str = "00000000-0000-0000-0000-00000000bbbb";
+pub const WRITER: &str = "writer-app";
+pub const WRITER_SECRET: &str = "writer-secret-value";
+pub const WRITER_OID: &str = "11111111-aaaa-aaaa-aaaa-000000000001";
+pub const READER: &str = "reader-app";
+pub const READER_SECRET: &str = "reader-secret-value";
+pub const READER_OID: &str = "11111111-aaaa-aaaa-aaaa-000000000002";
+pub const FEDERATED: &str = "federated-app";
+pub const FEDERATED_ASSERTION: &str =
+    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6b3A6c2NvIn0.";
+pub const OUTSIDER: &str = "outsider-app";
+pub const OUTSIDER_SECRET: &str = "outsider-secret-value";
+
+/// `SUBS[0..5]` are in `TENANT`; `FOREIGN_SUB` is in `OTHER_TENANT`.
+pub const SUBS: [&str; 5] = [
+    "aaaaaaaa-0000-0000-0000-000000000001",
+    "aaaaaaaa-0000-0000-0000-000000000002",
+    "aaaaaaaa-0000-0000-0000-000000000003",
+    "aaaaaaaa-0000-0000-0000-000000000004",
+    "aaaaaaaa-0000-0000-0000-000000000005",
+];
+/// Writer has readWrite on SUBS[0..=3], nothing on SUBS[4]; reader has read on all.
+pub const HIDDEN_SUB: &str = SUBS[4];
+pub const FOREIGN_SUB: &str = "bbbbbbbb-0000-0000-0000-000000000001";
+pub const UNKNOWN_SUB: &str = "cccccccc-0000-0000-0000-000000000001";
+
+/// A small world used by most tests.
+pub fn world() -> SimConfig {
+    let mut writer_access: std::collections::BTreeMap<String, Access> = SUBS[..4]
+        .iter()
+        .map(|s| ((*s).to_owned(), Access::ReadWrite))
+        .collect();
+    writer_access.insert(HIDDEN_SUB.to_owned(), Access::None);
+    SimConfig {
+        tenants: vec![
+            TenantSeed {
+                id: TENANT.into(),
+                principals: vec![
+                    PrincipalSeed {
+                        client_id: WRITER.into(),
+                        client_secret: Some(WRITER_SECRET.into()),
+                        object_id: Some(WRITER_OID.into()),
+                        access: writer_access,
+                        ..PrincipalSeed::default()
+                    },
+                    PrincipalSeed {
+                        client_id: READER.into(),
+                        client_secret: Some(READER_SECRET.into()),
+                        object_id: Some(READER_OID.into()),
+                        access: [("*".to_owned(), Access::Read)].into_iter().collect(),
+                        ..PrincipalSeed::default()
+                    },
+                    PrincipalSeed {
+                        client_id: FEDERATED.into(),
+                        federated_assertions: vec![FEDERATED_ASSERTION.into()],
+                        access: [("*".to_owned(), Access::ReadWrite)].into_iter().collect(),
+                        ..PrincipalSeed::default()
+                    },
+                ],
+                subscriptions: SUBS.iter().map(|s| SubscriptionSeed::new(*s)).collect(),
+            },
+            TenantSeed {
+                id: OTHER_TENANT.into(),
+                principals: vec![PrincipalSeed {
+                    client_id: OUTSIDER.into(),
+                    client_secret: Some(OUTSIDER_SECRET.into()),
+                    access: [("*".to_owned(), Access::ReadWrite)].into_iter().collect(),
+                    ..PrincipalSeed::default()
+                }],
+                subscriptions: vec![SubscriptionSeed::new(FOREIGN_SUB)],
+            },
+        ],
+        ..SimConfig::default()
+    }
+}
+
+pub async fn start(config: SimConfig) -> SimHandle {
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+/// A reqwest client that trusts only the simulator's CA.
+pub fn http(sim: &SimHandle) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("CA PEM");
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .expect("reqwest client")
+}
+
+/// azure_core client options: simulator as authority host, its CA trusted, no retries (so
+/// tests see every answer).
+pub fn client_options(sim: &SimHandle) -> ClientOptions {
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = sim.url().as_str().trim_end_matches('/').to_owned();
+    ClientOptions {
+        transport: Some(Transport::new(Arc::new(http(sim)))),
+        cloud: Some(Arc::new(CloudConfiguration::from(cloud))),
+        retry: azure_core::http::RetryOptions::none(),
+        ..ClientOptions::default()
+    }
+}
+
+pub fn secret_credential(
+    sim: &SimHandle,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+) -> Arc<ClientSecretCredential> {
+    ClientSecretCredential::new(
+        tenant,
+        client_id.to_owned(),
+        Secret::new(secret.to_owned()),
+        Some(ClientSecretCredentialOptions {
+            client_options: client_options(sim),
+        }),
+    )
+    .expect("credential")
+}
+
+/// A token from the simulator's token endpoint, obtained by the real `ClientSecretCredential`.
+pub async fn token(sim: &SimHandle, tenant: &str, client_id: &str, secret: &str) -> String {
+    secret_credential(sim, tenant, client_id, secret)
+        .get_token(&[ARM_SCOPE], None)
+        .await
+        .expect("token")
+        .token
+        .secret()
+        .to_owned()
+}
+
+pub async fn writer_token(sim: &SimHandle) -> String {
+    token(sim, TENANT, WRITER, WRITER_SECRET).await
+}
+
+/// A workload-identity credential reading `assertion` from a temporary token file.
+pub fn workload_credential(
+    sim: &SimHandle,
+    client_id: &str,
+    assertion: &str,
+) -> (Arc<WorkloadIdentityCredential>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path: PathBuf = dir.path().join("token");
+    std::fs::write(&path, assertion).expect("write token file");
+    let mut options = WorkloadIdentityCredentialOptions::default();
+    options.credential_options.client_options = client_options(sim);
+    options.client_id = Some(client_id.to_owned());
+    options.tenant_id = Some(TENANT.to_owned());
+    options.token_file_path = Some(path);
+    let credential = WorkloadIdentityCredential::new(Some(options)).expect("credential");
+    (credential, dir)
+}
+
+pub fn contact_url(sim: &SimHandle, sub: &str) -> String {
+    format!(
+        "{}subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default?api-version={SECURITY_CONTACTS_API_VERSION}",
+        sim.url()
+    )
+}
+
+pub fn contacts_url(sim: &SimHandle, sub: &str) -> String {
+    format!(
+        "{}subscriptions/{sub}/providers/Microsoft.Security/securityContacts?api-version={SECURITY_CONTACTS_API_VERSION}",
+        sim.url()
+    )
+}
+
+/// Sends a request and returns status, headers and the body as JSON (`Null` when empty).
+pub async fn send(
+    request: reqwest::RequestBuilder,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let response = request.send().await.expect("request completes");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    (status, headers, body)
+}
+
+pub fn header<'h>(headers: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn sample_properties() -> serde_json::Value {
+    serde_json::json!({
+        "emails": "a@contoso.com;b@contoso.com",
+        "phone": "",
+        "isEnabled": true,
+        "notificationsByRole": {"state": "On", "roles": ["Owner"]},
+        "notificationsSources": [
+            {"sourceType": "Alert", "minimalSeverity": "Medium"},
+            {"sourceType": "AttackPath", "minimalRiskLevel": "Critical"}
+        ]
+    })
+}

@@ -1,0 +1,1142 @@
+//! Behaviour of the Azure simulator over real HTTPS: security contacts, subscriptions paging,
+//! authentication and RBAC errors, the Entra token endpoint through the real `azure_identity`
+//! credentials, throttling, faults, counters, the control API and seeding.
+
+mod sim_support;
+
+use std::time::{Duration, Instant};
+
+use azure_core::credentials::TokenCredential;
+use security_contact_operator::simulator::{
+    self, BucketConfig, FaultConfig, FaultRule, Latency, RouteKind, STATUS_RESET, SimConfig, Storm,
+    SubscriptionState, ThrottleConfig,
+};
+use serde_json::{Value, json};
+use sim_support::*;
+
+// ---------------------------------------------------------------------------------------------
+// Security contacts
+
+#[tokio::test]
+async fn put_creates_with_201_then_updates_with_200() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let body = json!({"properties": sample_properties()});
+
+    let (status, headers, created) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        created,
+        json!({
+            "id": format!("/subscriptions/{}/providers/Microsoft.Security/securityContacts/default", SUBS[0]),
+            "name": "default",
+            "type": "Microsoft.Security/securityContacts",
+            "properties": sample_properties(),
+        })
+    );
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-writes"),
+        Some("199")
+    );
+
+    let mut updated_props = sample_properties();
+    updated_props["emails"] = json!("c@contoso.com");
+    updated_props["futureField"] = json!({"kept": true});
+    let (status, _, updated) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": updated_props})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["properties"], updated_props);
+
+    let (status, headers, got) =
+        send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(got, updated);
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-reads"),
+        Some("249")
+    );
+    assert_eq!(
+        sim.state().contact(SUBS[0]).expect("known"),
+        Some(updated_props)
+    );
+}
+
+#[tokio::test]
+async fn get_of_a_missing_contact_is_404_with_the_service_message() {
+    let sim = start(world()).await;
+    let token = writer_token(&sim).await;
+    let (status, _, body) = send(
+        http(&sim)
+            .get(contact_url(&sim, SUBS[1]))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["error"]["message"],
+        format!(
+            "Could not find security contact with name default for subscriptionId: {}",
+            SUBS[1]
+        )
+    );
+    assert!(body["error"]["code"].is_string());
+}
+
+#[tokio::test]
+async fn delete_is_200_when_present_and_204_when_absent() {
+    let sim = start(world()).await;
+    sim.state()
+        .set_contact(SUBS[0], sample_properties())
+        .expect("seed");
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let (status, headers, body) = send(
+        client
+            .delete(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!((status, body), (200, Value::Null));
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-deletes"),
+        Some("199")
+    );
+    let (status, _, body) = send(
+        client
+            .delete(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!((status, body), (204, Value::Null));
+    assert_eq!(sim.state().contact(SUBS[0]).expect("known"), None);
+}
+
+#[tokio::test]
+async fn list_returns_value_array() {
+    let sim = start(world()).await;
+    sim.state()
+        .set_contact(SUBS[0], sample_properties())
+        .expect("seed");
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let (status, _, body) = send(client.get(contacts_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["value"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["value"][0]["properties"], sample_properties());
+    assert!(body.get("nextLink").is_none());
+    let (status, _, body) = send(client.get(contacts_url(&sim, SUBS[1])).bearer_auth(&token)).await;
+    assert_eq!((status, body), (200, json!({"value": []})));
+}
+
+#[tokio::test]
+async fn bad_bodies_and_names_get_400() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let put = |body: &'static str| {
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let (status, _, body) = send(put("{\"properties\": ")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("InvalidRequestContent"))
+    );
+    let (status, _, body) = send(put(
+        r#"{"properties":{"notificationsSources":[{"minimalSeverity":"High"}]}}"#,
+    ))
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("InvalidInputJson"))
+    );
+    let (status, _, body) = send(put(r#"{"properties":{"emails":["a@contoso.com"]}}"#)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(sim.state().contact(SUBS[0]).expect("known"), None);
+
+    let url = contact_url(&sim, SUBS[0]).replace("/default?", "/default1?");
+    let (status, _, body) = send(client.get(url).bearer_auth(&token)).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("The only valid name for security contact is 'default'"))
+    );
+    // ARM matches fixed segments and the name case-insensitively.
+    let shouty = contact_url(&sim, SUBS[0]).replace(
+        "Microsoft.Security/securityContacts/default",
+        "MICROSOFT.SECURITY/SECURITYCONTACTS/Default",
+    );
+    let (status, _, _) = send(client.get(shouty).bearer_auth(&token)).await;
+    assert_eq!(status, 404);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions
+
+#[tokio::test]
+async fn subscriptions_are_paged_with_next_link_and_filtered_by_rbac() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let mut url = format!("{}subscriptions?api-version=2022-12-01", sim.url());
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (status, headers, body) = send(client.get(&url).bearer_auth(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(header(&headers, "x-ms-ratelimit-remaining-tenant-reads").is_some());
+        pages += 1;
+        for item in body["value"].as_array().expect("value") {
+            assert_eq!(item["tenantId"], TENANT);
+            assert_eq!(item["state"], "Enabled");
+            assert_eq!(
+                item["id"],
+                format!(
+                    "/subscriptions/{}",
+                    item["subscriptionId"].as_str().unwrap_or_default()
+                )
+            );
+            assert_eq!(item["authorizationSource"], "RoleBased");
+            seen.push(
+                item["subscriptionId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        match body["nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    // Writer has roles on SUBS[0..4] only; page size 2 → 2 pages.
+    assert_eq!(seen, SUBS[..4].to_vec());
+    assert_eq!(pages, 2);
+
+    // The Python SDK's 2016-06-01 is accepted as well; a missing api-version is not.
+    let (status, _, _) = send(
+        client
+            .get(format!("{}subscriptions?api-version=2016-06-01", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, body) = send(
+        client
+            .get(format!("{}subscriptions", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("MissingApiVersionParameter"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ARM errors
+
+#[tokio::test]
+async fn authentication_errors_are_401_with_www_authenticate() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let url = contact_url(&sim, SUBS[0]);
+
+    let (status, headers, body) = send(client.get(&url)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("AuthenticationFailed"))
+    );
+    let challenge = header(&headers, "www-authenticate").expect("challenge");
+    assert!(challenge.starts_with("Bearer authorization_uri="));
+    assert!(challenge.contains(TENANT), "{challenge}");
+
+    let (status, headers, body) = send(client.get(&url).bearer_auth("not-a-token")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+    assert!(header(&headers, "www-authenticate").is_some());
+
+    let token = writer_token(&sim).await;
+    sim.state().expire_tokens();
+    let (status, _, body) = send(client.get(&url).bearer_auth(&token)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("ExpiredAuthenticationToken"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("The access token expiry UTC time '"))
+    );
+
+    let outsider = token_for(&sim, OTHER_TENANT, OUTSIDER, OUTSIDER_SECRET).await;
+    let (status, _, body) = send(client.get(&url).bearer_auth(&outsider)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationTokenTenant"))
+    );
+}
+
+async fn token_for(sim: &simulator::SimHandle, tenant: &str, client: &str, secret: &str) -> String {
+    token(sim, tenant, client, secret).await
+}
+
+#[tokio::test]
+async fn rbac_refusals_are_403_authorization_failed() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let reader = token(&sim, TENANT, READER, READER_SECRET).await;
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&reader)).await;
+    assert_eq!(status, 404, "reader may read");
+    let (status, _, body) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&reader)
+            .json(&json!({"properties": sample_properties()})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+    assert_eq!(
+        body["error"]["message"],
+        format!(
+            "The client '{READER_OID}' with object id '{READER_OID}' does not have authorization to perform action 'Microsoft.Security/securityContacts/write' over scope '/subscriptions/{}/providers/Microsoft.Security/securityContacts/default' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+            SUBS[0]
+        )
+    );
+
+    let writer = writer_token(&sim).await;
+    let (status, _, body) = send(
+        client
+            .get(contact_url(&sim, HIDDEN_SUB))
+            .bearer_auth(&writer),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'Microsoft.Security/securityContacts/read'"))
+    );
+
+    // Granting through the control object takes effect at once (same token).
+    sim.state()
+        .set_access(HIDDEN_SUB, WRITER, simulator::Access::Read)
+        .expect("grant");
+    let (status, _, _) = send(
+        client
+            .get(contact_url(&sim, HIDDEN_SUB))
+            .bearer_auth(&writer),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn unknown_unregistered_disabled_and_bad_api_version() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+
+    let (status, _, body) = send(
+        client
+            .get(contact_url(&sim, UNKNOWN_SUB))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "SubscriptionNotFound");
+    assert_eq!(
+        body["error"]["message"],
+        format!("The subscription '{UNKNOWN_SUB}' could not be found.")
+    );
+
+    sim.state()
+        .set_security_registered(SUBS[1], false)
+        .expect("known");
+    let (status, _, body) = send(client.get(contact_url(&sim, SUBS[1])).bearer_auth(&token)).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        json!({"error": {"code": "Subscription Not Registered",
+            "message": "Please register to Microsoft.Security in order to view your security status"}})
+    );
+
+    sim.state()
+        .set_subscription_state(SUBS[2], SubscriptionState::Disabled)
+        .expect("known");
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[2])).bearer_auth(&token)).await;
+    assert_eq!(status, 404, "reads still work on a disabled subscription");
+    let (status, _, body) = send(
+        client
+            .put(contact_url(&sim, SUBS[2]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": {}})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("ReadOnlyDisabledSubscription"))
+    );
+
+    let old = contact_url(&sim, SUBS[0]).replace("2023-12-01-preview", "2020-01-01-preview");
+    let (status, _, body) = send(client.get(old).bearer_auth(&token)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "InvalidApiVersionParameter");
+    assert_eq!(
+        body["error"]["message"],
+        "The api-version '2020-01-01-preview' is invalid. The supported versions are '2023-12-01-preview'."
+    );
+    let none = contact_url(&sim, SUBS[0]).replace("?api-version=2023-12-01-preview", "");
+    let (status, _, body) = send(client.get(none).bearer_auth(&token)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("MissingApiVersionParameter"))
+    );
+}
+
+#[tokio::test]
+async fn every_arm_response_carries_request_ids() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let (_, headers, _) = send(
+        client
+            .get(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .header("x-ms-correlation-request-id", "my-correlation"),
+    )
+    .await;
+    assert_eq!(
+        header(&headers, "x-ms-correlation-request-id"),
+        Some("my-correlation")
+    );
+    assert!(header(&headers, "x-ms-request-id").is_some());
+    assert!(
+        header(&headers, "x-ms-routing-request-id").is_some_and(|v| v.starts_with("SIMULATOR:"))
+    );
+    // Errors too, and a fresh correlation id when the client sent none.
+    let (_, headers, _) = send(client.get(contact_url(&sim, SUBS[0]))).await;
+    assert!(header(&headers, "x-ms-correlation-request-id").is_some_and(|v| v.len() == 36));
+    assert!(header(&headers, "x-ms-routing-request-id").is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entra token endpoint
+
+#[tokio::test]
+async fn bad_secret_surfaces_aadsts7000215_without_the_secret() {
+    let sim = start(world()).await;
+    let wrong = "this-is-the-wrong-secret-value";
+    let error = secret_credential(&sim, TENANT, WRITER, wrong)
+        .get_token(&[ARM_SCOPE], None)
+        .await
+        .expect_err("a wrong secret must fail");
+    let text = format!("{error} {error:?}");
+    assert!(text.contains("AADSTS7000215"), "{text}");
+    assert!(
+        !text.contains(wrong),
+        "the secret leaked into the error: {text}"
+    );
+    assert!(!text.contains(WRITER_SECRET));
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_have_entra_codes() {
+    let sim = start(world()).await;
+    let message = |result: azure_core::Result<azure_core::credentials::AccessToken>| match result {
+        Ok(_) => panic!("expected an error"),
+        Err(error) => format!("{error}"),
+    };
+    let unknown_client = message(
+        secret_credential(&sim, TENANT, "nobody", "x")
+            .get_token(&[ARM_SCOPE], None)
+            .await,
+    );
+    assert!(unknown_client.contains("AADSTS700016"), "{unknown_client}");
+    let unknown_tenant = message(
+        secret_credential(&sim, "no-such-tenant", WRITER, WRITER_SECRET)
+            .get_token(&[ARM_SCOPE], None)
+            .await,
+    );
+    assert!(unknown_tenant.contains("AADSTS90002"), "{unknown_tenant}");
+    let wrong_resource = message(
+        secret_credential(&sim, TENANT, WRITER, WRITER_SECRET)
+            .get_token(&["https://graph.microsoft.com/.default"], None)
+            .await,
+    );
+    assert!(wrong_resource.contains("AADSTS500011"), "{wrong_resource}");
+
+    // The raw wire shape, for a scope without /.default.
+    let (status, headers, body) = send(
+        http(&sim)
+            .post(format!("{}{TENANT}/oauth2/v2.0/token", sim.url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "client_id={WRITER}&client_secret={WRITER_SECRET}&grant_type=client_credentials&scope=https%3A%2F%2Fmanagement.azure.com%2Fuser_impersonation"
+            )),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_scope");
+    assert_eq!(body["error_codes"], json!([1002012]));
+    for field in [
+        "error_description",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+    ] {
+        assert!(body[field].is_string(), "{field} missing: {body}");
+    }
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("AADSTS1002012: "))
+    );
+    assert!(header(&headers, "x-ms-request-id").is_some());
+    assert!(!body.to_string().contains(WRITER_SECRET));
+
+    let (status, _, body) = send(
+        http(&sim)
+            .post(format!("{}{TENANT}/oauth2/v2.0/token", sim.url()))
+            .body(format!("client_id={WRITER}&client_secret=nope&grant_type=client_credentials&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert_eq!(body["error_codes"], json!([7000215]));
+}
+
+#[tokio::test]
+async fn token_success_shape_and_workload_identity() {
+    let sim = start(world()).await;
+    let (status, _, body) = send(
+        http(&sim)
+            .post(format!("{}{TENANT}/oauth2/v2.0/token", sim.url()))
+            .body(format!("client_id={WRITER}&client_secret={WRITER_SECRET}&grant_type=client_credentials&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+    assert_eq!(body["ext_expires_in"], 3599);
+    assert!(body["access_token"].as_str().is_some_and(|t| t.len() > 32));
+
+    let (credential, _dir) = workload_credential(&sim, FEDERATED, FEDERATED_ASSERTION);
+    let token = credential
+        .get_token(&[ARM_SCOPE], None)
+        .await
+        .expect("federated assertion accepted");
+    let (status, _, _) = send(
+        http(&sim)
+            .put(contact_url(&sim, SUBS[3]))
+            .bearer_auth(token.token.secret())
+            .json(&json!({"properties": sample_properties()})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // The cached token is reused: no second token request.
+    credential
+        .get_token(&[ARM_SCOPE], None)
+        .await
+        .expect("cached");
+    assert_eq!(
+        sim.state().requests().count("POST", RouteKind::Token, None),
+        2
+    );
+
+    let (bad, _dir2) = workload_credential(&sim, FEDERATED, "some.other.assertion");
+    let error = bad
+        .get_token(&[ARM_SCOPE], None)
+        .await
+        .expect_err("unknown assertion");
+    assert!(format!("{error}").contains("AADSTS70021"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throttling and faults
+
+#[tokio::test]
+async fn small_buckets_count_down_then_answer_429() {
+    let mut config = world();
+    config.throttle = ThrottleConfig::uniform(BucketConfig::new(3, 0.01));
+    let sim = start(config).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let (status, headers, _) =
+            send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+        assert_eq!(status, 404);
+        remaining.push(
+            header(&headers, "x-ms-ratelimit-remaining-subscription-reads").map(str::to_owned),
+        );
+    }
+    assert_eq!(
+        remaining,
+        [Some("2".into()), Some("1".into()), Some("0".into())]
+    );
+
+    let (status, headers, body) =
+        send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], "SubscriptionRequestsThrottled");
+    let retry_after: u64 = header(&headers, "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((90..=100).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-reads"),
+        Some("0")
+    );
+
+    // Other subscriptions and the write bucket are separate.
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[1])).bearer_auth(&token)).await;
+    assert_eq!(status, 404);
+    let (status, headers, _) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": {}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-writes"),
+        Some("2")
+    );
+
+    // Reconfiguring refills the buckets.
+    sim.state()
+        .set_throttle(ThrottleConfig::default())
+        .expect("valid");
+    let (status, headers, _) =
+        send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-reads"),
+        Some("249")
+    );
+}
+
+#[tokio::test]
+async fn tenant_reads_bucket_throttles_subscription_listing() {
+    let mut config = world();
+    config.throttle.tenant_reads = BucketConfig::new(1, 0.01);
+    let sim = start(config).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let url = format!("{}subscriptions?api-version=2022-12-01", sim.url());
+    let (status, headers, _) = send(client.get(&url).bearer_auth(&token)).await;
+    assert_eq!(
+        (
+            status,
+            header(&headers, "x-ms-ratelimit-remaining-tenant-reads")
+        ),
+        (200, Some("0"))
+    );
+    let (status, headers, body) = send(client.get(&url).bearer_auth(&token)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("TenantRequestsThrottled"))
+    );
+    assert!(header(&headers, "retry-after").is_some());
+}
+
+#[tokio::test]
+async fn storm_answers_429_for_the_next_n_scoped_requests() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(3),
+            rules: vec![FaultRule {
+                subscription: Some(SUBS[0].to_uppercase()),
+                storm: Some(Storm {
+                    requests: Some(2),
+                    seconds: None,
+                    retry_after_secs: 3,
+                    retry_after_ms: Some(150),
+                }),
+                ..FaultRule::default()
+            }],
+        })
+        .expect("valid faults");
+    for _ in 0..2 {
+        let (status, headers, body) =
+            send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (429, Some("TooManyRequests"))
+        );
+        assert_eq!(header(&headers, "retry-after"), Some("3"));
+        assert_eq!(header(&headers, "x-ms-retry-after-ms"), Some("150"));
+        assert!(header(&headers, "x-ms-request-id").is_some());
+    }
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[1])).bearer_auth(&token)).await;
+    assert_eq!(status, 404, "other subscriptions are outside the storm");
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 404, "the storm is over");
+    assert_eq!(sim.state().requests().with_status(429), 2);
+}
+
+#[tokio::test]
+async fn timed_storm_over_the_control_api() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let (status, _, _) = send(client.put(format!("{}_sim/faults", sim.url())).json(
+        &json!({"rules": [{"method": "GET", "storm": {"seconds": 0.3, "retryAfterSecs": 1}}]}),
+    ))
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 429);
+    let (status, _, _) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": {}})),
+    )
+    .await;
+    assert_eq!(status, 201, "PUT is outside the GET-scoped storm");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 200);
+    let (_, _, faults) = send(client.get(format!("{}_sim/faults", sim.url()))).await;
+    assert_eq!(faults["rules"][0]["storm"]["retryAfterSecs"], 1);
+}
+
+#[tokio::test]
+async fn latency_is_injected() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    // Warm the connection so the measurement is the injected delay, not the TLS handshake.
+    send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(1),
+            rules: vec![FaultRule {
+                route: Some(RouteKind::SecurityContact),
+                latency: Some(Latency::Uniform {
+                    min_ms: 120,
+                    max_ms: 160,
+                }),
+                ..FaultRule::default()
+            }],
+        })
+        .expect("valid");
+    let started = Instant::now();
+    let (status, _, _) = send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 404);
+    assert!(elapsed >= Duration::from_millis(120), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    // LIST is another route kind and is not delayed.
+    let started = Instant::now();
+    send(client.get(contacts_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert!(started.elapsed() < Duration::from_millis(120));
+}
+
+#[tokio::test]
+async fn reset_closes_the_connection_without_a_response() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(9),
+            rules: vec![FaultRule {
+                method: Some("PUT".into()),
+                reset_rate: 1.0,
+                ..FaultRule::default()
+            }],
+        })
+        .expect("valid");
+    let error = client
+        .put(contact_url(&sim, SUBS[0]))
+        .bearer_auth(&token)
+        .json(&json!({"properties": sample_properties()}))
+        .send()
+        .await
+        .expect_err("the connection is reset");
+    assert!(
+        error.is_request() || error.is_connect() || error.is_body(),
+        "{error:?}"
+    );
+    assert_eq!(
+        sim.state().contact(SUBS[0]).expect("known"),
+        None,
+        "a reset PUT changes nothing"
+    );
+    assert_eq!(
+        sim.state()
+            .requests()
+            .matching(|c| c.method == "PUT" && c.status == STATUS_RESET),
+        1
+    );
+
+    sim.state().clear_faults();
+    let (status, _, _) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": sample_properties()})),
+    )
+    .await;
+    assert_eq!(status, 201, "the client reconnects after the reset");
+}
+
+#[tokio::test]
+async fn error_rate_answers_500_or_503_with_arm_bodies() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(5),
+            rules: vec![FaultRule {
+                route: Some(RouteKind::SecurityContact),
+                error_rate: 1.0,
+                ..FaultRule::default()
+            }],
+        })
+        .expect("valid");
+    let mut codes = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let (status, _, body) =
+            send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match status {
+            500 => assert_eq!(code, "InternalServerError"),
+            503 => assert_eq!(code, "ServiceUnavailable"),
+            other => panic!("unexpected {other}"),
+        }
+        codes.insert(code);
+    }
+    assert_eq!(codes.len(), 2, "both 500 and 503 occur");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters, control API, seeding
+
+#[tokio::test]
+async fn counters_by_method_route_subscription_and_status() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    sim.state().reset_requests();
+    for sub in &SUBS[..3] {
+        send(client.get(contact_url(&sim, sub)).bearer_auth(&token)).await;
+    }
+    send(
+        client
+            .put(contact_url(&sim, SUBS[1]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": {}})),
+    )
+    .await;
+    let counts = sim.state().requests();
+    for sub in &SUBS[..3] {
+        assert_eq!(
+            counts.count("GET", RouteKind::SecurityContact, Some(sub)),
+            1
+        );
+    }
+    assert_eq!(counts.count("PUT", RouteKind::SecurityContact, None), 1);
+    assert_eq!(
+        counts.count("PUT", RouteKind::SecurityContact, Some(SUBS[0])),
+        0
+    );
+    assert_eq!(counts.with_status(404), 3);
+    assert_eq!(counts.with_status(201), 1);
+    assert_eq!(counts.total, 4);
+
+    // The same over HTTP; control requests themselves are not counted.
+    let (status, _, body) = send(client.get(format!("{}_sim/requests", sim.url()))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["total"], 4);
+    assert!(
+        body["entries"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|c| c["route"] == "securityContact"
+                && c["method"] == "PUT"
+                && c["status"] == 201
+                && c["subscription"] == SUBS[1]))
+    );
+    let (status, _, _) = send(client.post(format!("{}_sim/requests/reset", sim.url()))).await;
+    assert_eq!(status, 204);
+    assert_eq!(sim.state().requests().total, 0);
+}
+
+#[tokio::test]
+async fn portal_edits_through_the_control_api() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let edited =
+        json!({"emails": "security@contoso.com, intruder@fabrikam.example", "isEnabled": true});
+    let control = format!("{}_sim/contacts/{}", sim.url(), SUBS[0]);
+    let (status, _, _) = send(client.put(&control).json(&edited)).await;
+    assert_eq!(status, 201);
+    let (status, _, body) = send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["properties"], edited);
+    let (status, _, body) = send(client.get(&control)).await;
+    assert_eq!((status, body), (200, edited));
+    let (status, _, _) = send(client.delete(&control)).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = send(client.get(&control)).await;
+    assert_eq!(status, 404);
+    let (status, _, _) =
+        send(client.get(format!("{}_sim/contacts/{UNKNOWN_SUB}", sim.url()))).await;
+    assert_eq!(status, 404);
+
+    // RBAC, registration and subscription state over HTTP too.
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/access/{}/{WRITER}", sim.url(), SUBS[0]))
+            .json(&json!({"access": "read"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = send(
+        client
+            .put(contact_url(&sim, SUBS[0]))
+            .bearer_auth(&token)
+            .json(&json!({"properties": {}})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/subscriptions/{}", sim.url(), SUBS[1]))
+            .json(&json!({"securityRegistered": false})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, _, body) = send(client.get(contact_url(&sim, SUBS[1])).bearer_auth(&token)).await;
+    assert_eq!(body["error"]["code"], "Subscription Not Registered");
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/faults", sim.url()))
+            .json(&json!({"rules": [{"errorRate": 2}]})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Only the three ARM calls were counted.
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("GET", RouteKind::SecurityContact, None),
+        2
+    );
+    assert_eq!(sim.state().requests().total, 4);
+}
+
+#[tokio::test]
+async fn yaml_seed_end_to_end() {
+    let yaml = format!(
+        r#"
+subscriptionPageSize: 1
+throttle:
+  subscriptionReads: {{ bucket: 5, refillPerSecond: 1 }}
+tenants:
+  - id: {TENANT}
+    principals:
+      - clientId: yaml-app
+        clientSecret: yaml-secret
+        objectId: 22222222-0000-0000-0000-000000000001
+        access:
+          "*": readWrite
+    subscriptions:
+      - id: {sub}
+        displayName: From YAML
+        tags: {{ costCenter: "42" }}
+        contact:
+          emails: "ops@contoso.com;sec@contoso.com"
+          isEnabled: true
+          notificationsByRole: {{ state: "On", roles: [Owner, AccountAdmin] }}
+          notificationsSources:
+            - sourceType: Alert
+              minimalSeverity: Low
+      - id: {sub2}
+"#,
+        sub = SUBS[0],
+        sub2 = SUBS[1],
+    );
+    let config = SimConfig::from_yaml_str(&yaml).expect("seed");
+    let sim = start(config).await;
+    let client = http(&sim);
+    let token = token(&sim, TENANT, "yaml-app", "yaml-secret").await;
+    let (status, headers, body) =
+        send(client.get(contact_url(&sim, SUBS[0])).bearer_auth(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["properties"]["notificationsByRole"]["roles"],
+        json!(["Owner", "AccountAdmin"])
+    );
+    assert_eq!(
+        body["properties"]["notificationsSources"][0]["minimalSeverity"],
+        "Low"
+    );
+    assert_eq!(
+        header(&headers, "x-ms-ratelimit-remaining-subscription-reads"),
+        Some("4")
+    );
+    let (_, _, page) = send(
+        client
+            .get(format!("{}subscriptions?api-version=2022-12-01", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["value"][0]["displayName"], "From YAML");
+    assert_eq!(page["value"][0]["tags"], json!({"costCenter": "42"}));
+    assert!(page["nextLink"].is_string());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("seed.yaml");
+    std::fs::write(&path, &yaml).expect("write");
+    assert!(SimConfig::from_yaml_file(&path).is_ok());
+    assert!(SimConfig::from_yaml_file(&dir.path().join("missing.yaml")).is_err());
+}
+
+#[tokio::test]
+async fn demo_seed_shows_every_situation() {
+    use simulator::*;
+    let sim = start(SimConfig::demo()).await;
+    let client = http(&sim);
+    let token = token(&sim, DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
+    let get = |sub: &str| send(client.get(contact_url(&sim, sub)).bearer_auth(&token));
+    let put = |sub: &str| {
+        send(
+            client
+                .put(contact_url(&sim, sub))
+                .bearer_auth(&token)
+                .json(&json!({"properties": {"emails": "security@contoso.com"}})),
+        )
+    };
+    assert_eq!(get(DEMO_SUB_COMPLIANT).await.0, 200);
+    assert_eq!(get(DEMO_SUB_CONTACT_MISSING).await.0, 404);
+    let portal = get(DEMO_SUB_PORTAL_EDITED).await.2;
+    assert!(
+        portal["properties"]["emails"]
+            .as_str()
+            .is_some_and(|e| e.contains("fabrikam"))
+    );
+    assert_eq!(
+        get(DEMO_SUB_CONTACT_DISABLED).await.2["properties"]["isEnabled"],
+        false
+    );
+    assert_eq!(
+        get(DEMO_SUB_WEAK_SEVERITY).await.2["properties"]["notificationsSources"][0]["minimalSeverity"],
+        "High"
+    );
+    assert_eq!(get(DEMO_SUB_READ_ONLY).await.0, 404);
+    let (status, _, body) = put(DEMO_SUB_READ_ONLY).await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(DEMO_OBJECT_ID))
+    );
+    assert_eq!(get(DEMO_SUB_NO_ACCESS).await.0, 403);
+    assert_eq!(
+        get(DEMO_SUB_NOT_REGISTERED).await.2["error"]["code"],
+        "Subscription Not Registered"
+    );
+    assert_eq!(get(DEMO_SUB_DISABLED).await.0, 404);
+    assert_eq!(put(DEMO_SUB_DISABLED).await.0, 409);
+
+    let mut url = format!("{}subscriptions?api-version=2022-12-01", sim.url());
+    let mut listed = Vec::new();
+    loop {
+        let (_, _, body) = send(client.get(&url).bearer_auth(&token)).await;
+        listed.extend(
+            body["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s["subscriptionId"].clone()),
+        );
+        match body["nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 8, "everything but the no-access subscription");
+    assert!(!listed.contains(&json!(DEMO_SUB_NO_ACCESS)));
+}
+
+#[tokio::test]
+async fn serve_until_writes_the_ca_and_stops_on_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_path = dir.path().join("ca.pem");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+    let ca_for_server = ca_path.clone();
+    let server = tokio::spawn(async move {
+        simulator::serve_until(
+            SimConfig::demo(),
+            &ca_for_server,
+            |handle| {
+                let _ = url_tx.send((handle.url(), handle.ca_pem().to_owned()));
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+    });
+    let (url, ca_pem) = url_rx.await.expect("ready");
+    assert_eq!(
+        std::fs::read_to_string(&ca_path).expect("CA written"),
+        ca_pem
+    );
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("pem");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("{url}_sim/requests"))
+        .send()
+        .await
+        .expect("server answers");
+    assert_eq!(response.status(), 200);
+    stop_tx.send(()).expect("server waiting");
+    server.await.expect("joined").expect("clean shutdown");
+    assert!(
+        client
+            .get(format!("{url}_sim/requests"))
+            .send()
+            .await
+            .is_err()
+    );
+}
