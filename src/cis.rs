@@ -26,6 +26,8 @@ pub const ATTACK_PATH_RISK: &str = "8.1.15";
 const KNOWN_SEVERITIES: &[&str] = &["High", "Medium", "Low"];
 const KNOWN_RISK_LEVELS: &[&str] = &["Critical", "High", "Medium", "Low"];
 
+type Check = fn(&ContactProperties) -> Result<String, String>;
+
 /// Grades one subscription's contact (`None` = the subscription has none).
 pub fn findings(contact: Option<&ContactProperties>) -> Vec<Finding> {
     let finding = |id, title, result: Result<String, String>| Finding {
@@ -34,11 +36,27 @@ pub fn findings(contact: Option<&ContactProperties>) -> Vec<Finding> {
         passed: result.is_ok(),
         detail: result.unwrap_or_else(|why| why),
     };
-    let checks: [(&'static str, &'static str, fn(&ContactProperties) -> Result<String, String>); 4] = [
-        (OWNER_NOTIFIED, "Email notifications to subscription owners are on", owner_notified),
-        (ADDITIONAL_EMAIL, "A valid additional email address is set", additional_email),
-        (ALERT_SEVERITY, "Alert notifications have a minimal severity", alert_severity),
-        (ATTACK_PATH_RISK, "Attack-path notifications have a minimal risk level", attack_path_risk),
+    let checks: [(&'static str, &'static str, Check); 4] = [
+        (
+            OWNER_NOTIFIED,
+            "Email notifications to subscription owners are on",
+            owner_notified,
+        ),
+        (
+            ADDITIONAL_EMAIL,
+            "A valid additional email address is set",
+            additional_email,
+        ),
+        (
+            ALERT_SEVERITY,
+            "Alert notifications have a minimal severity",
+            alert_severity,
+        ),
+        (
+            ATTACK_PATH_RISK,
+            "Attack-path notifications have a minimal risk level",
+            attack_path_risk,
+        ),
     ];
     checks
         .into_iter()
@@ -56,8 +74,13 @@ pub fn findings(contact: Option<&ContactProperties>) -> Vec<Finding> {
 fn owner_notified(c: &ContactProperties) -> Result<String, String> {
     match c.roles_notified() {
         None => Err("notifications by role are off".to_owned()),
-        Some(roles) if emails::contains(roles, "Owner") => Ok(format!("roles notified: {}", roles.join(", "))),
-        Some(roles) => Err(format!("Owner not among roles notified ({})", roles.join(", "))),
+        Some(roles) if emails::contains(roles, "Owner") => {
+            Ok(format!("roles notified: {}", roles.join(", ")))
+        }
+        Some(roles) => Err(format!(
+            "Owner not among roles notified ({})",
+            roles.join(", ")
+        )),
     }
 }
 
@@ -72,17 +95,27 @@ fn additional_email(c: &ContactProperties) -> Result<String, String> {
 }
 
 fn alert_severity(c: &ContactProperties) -> Result<String, String> {
-    level(c.alert_minimal_severity(), KNOWN_SEVERITIES, "alert minimal severity")
+    level(
+        c.alert_minimal_severity(),
+        KNOWN_SEVERITIES,
+        "alert minimal severity",
+    )
 }
 
 fn attack_path_risk(c: &ContactProperties) -> Result<String, String> {
-    level(c.attack_path_minimal_risk_level(), KNOWN_RISK_LEVELS, "attack-path minimal risk level")
+    level(
+        c.attack_path_minimal_risk_level(),
+        KNOWN_RISK_LEVELS,
+        "attack-path minimal risk level",
+    )
 }
 
 fn level(value: Option<&str>, known: &[&str], what: &str) -> Result<String, String> {
     match value {
         None => Err(format!("{what} not set")),
-        Some(v) if known.iter().any(|k| k.eq_ignore_ascii_case(v)) => Ok(format!("{what} {v} or higher")),
+        Some(v) if known.iter().any(|k| k.eq_ignore_ascii_case(v)) => {
+            Ok(format!("{what} {v} or higher"))
+        }
         Some(v) => Err(format!("{what} {v:?} is not a known level")),
     }
 }
@@ -95,14 +128,20 @@ mod tests {
 
     fn grade(v: serde_json::Value) -> Vec<(&'static str, bool)> {
         let c: ContactProperties = serde_json::from_value(v).unwrap();
-        findings(Some(&c)).into_iter().map(|f| (f.id, f.passed)).collect()
+        findings(Some(&c))
+            .into_iter()
+            .map(|f| (f.id, f.passed))
+            .collect()
     }
 
     #[test]
     fn missing_contact_fails_everything_with_a_reason() {
         let f = findings(None);
         assert_eq!(f.len(), 4);
-        assert!(f.iter().all(|f| !f.passed && f.detail == "no security contact"));
+        assert!(
+            f.iter()
+                .all(|f| !f.passed && f.detail == "no security contact")
+        );
     }
 
     #[test]
@@ -116,7 +155,12 @@ mod tests {
         }));
         assert_eq!(
             graded,
-            vec![(OWNER_NOTIFIED, true), (ADDITIONAL_EMAIL, true), (ALERT_SEVERITY, true), (ATTACK_PATH_RISK, true)]
+            vec![
+                (OWNER_NOTIFIED, true),
+                (ADDITIONAL_EMAIL, true),
+                (ALERT_SEVERITY, true),
+                (ATTACK_PATH_RISK, true)
+            ]
         );
     }
 
@@ -138,7 +182,12 @@ mod tests {
         let c: ContactProperties = serde_json::from_value(json!({
             "emails": "secops@contoso.com", "isEnabled": false,
             "notificationsByRole": {"state": "On", "roles": ["Owner"]}
-        })).unwrap();
-        assert!(findings(Some(&c)).iter().all(|f| !f.passed && f.detail == "contact disabled"));
+        }))
+        .unwrap();
+        assert!(
+            findings(Some(&c))
+                .iter()
+                .all(|f| !f.passed && f.detail == "contact disabled")
+        );
     }
 }

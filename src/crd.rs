@@ -53,6 +53,8 @@ pub const SECRET_NAME_PATTERN: &str =
 pub const DEFAULT_INTERVAL: &str = "15m";
 
 /// Declares the Defender for Cloud security contact that a set of subscriptions must have.
+// clippy reads the repeated `type_ = "string"` of the printer columns as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "securitycontact.dev",
@@ -77,7 +79,11 @@ pub const DEFAULT_INTERVAL: &str = "15m";
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new(
     "!(self.mode == 'Audit' && self.deletionPolicy == 'Revert')"

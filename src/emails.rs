@@ -22,7 +22,11 @@ pub fn is_valid(address: &str) -> bool {
 /// dropping repeats (compared case-insensitively; the first spelling wins).
 pub fn split(value: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for address in value.split([';', ',']).map(str::trim).filter(|a| !a.is_empty()) {
+    for address in value
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         if !contains(&out, address) {
             out.push(address.to_owned());
         }
@@ -32,17 +36,26 @@ pub fn split(value: &str) -> Vec<String> {
 
 /// The canonical ARM form: `;`-joined, no spaces.
 pub fn join<S: AsRef<str>>(addresses: &[S]) -> String {
-    addresses.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(";")
+    addresses
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Case-insensitive membership.
 pub fn contains<S: AsRef<str>>(list: &[S], address: &str) -> bool {
-    list.iter().any(|a| a.as_ref().eq_ignore_ascii_case(address))
+    list.iter()
+        .any(|a| a.as_ref().eq_ignore_ascii_case(address))
 }
 
 /// The addresses of `wanted` that `present` lacks, in `wanted`'s order.
 pub fn missing<'a, S: AsRef<str>>(present: &[S], wanted: &'a [String]) -> Vec<&'a str> {
-    wanted.iter().map(String::as_str).filter(|w| !contains(present, w)).collect()
+    wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !contains(present, w))
+        .collect()
 }
 
 /// True when both lists hold the same addresses, ignoring order, case and repeats.
@@ -66,7 +79,10 @@ mod tests {
 
     #[test]
     fn split_drops_case_insensitive_repeats_keeping_first_spelling() {
-        assert_eq!(split("Jane@x.io;jane@X.io;bob@x.io"), vec!["Jane@x.io", "bob@x.io"]);
+        assert_eq!(
+            split("Jane@x.io;jane@X.io;bob@x.io"),
+            vec!["Jane@x.io", "bob@x.io"]
+        );
     }
 
     #[test]
@@ -82,13 +98,22 @@ mod tests {
 
     #[test]
     fn missing_keeps_wanted_order() {
-        let wanted = vec!["c@x.io".to_owned(), "a@x.io".to_owned(), "b@x.io".to_owned()];
+        let wanted = vec![
+            "c@x.io".to_owned(),
+            "a@x.io".to_owned(),
+            "b@x.io".to_owned(),
+        ];
         assert_eq!(missing(&["A@x.io"], &wanted), vec!["c@x.io", "b@x.io"]);
     }
 
     #[test]
     fn validity_follows_the_schema_pattern() {
-        for ok in ["secops@contoso.com", "a.b+c@sub.example.org", "x@a-b.io", "o'neil@x.ie"] {
+        for ok in [
+            "secops@contoso.com",
+            "a.b+c@sub.example.org",
+            "x@a-b.io",
+            "o'neil@x.ie",
+        ] {
             assert!(is_valid(ok), "{ok} should be valid");
         }
         for bad in [

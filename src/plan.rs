@@ -64,19 +64,39 @@ impl Plan {
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Drift {
     /// The subscription has no security contact at all (GET 404).
-    ContactMissing { emails: Vec<String> },
+    ContactMissing {
+        emails: Vec<String>,
+    },
     /// `isEnabled` is false or absent.
     Disabled,
-    MissingEmails { emails: Vec<String> },
+    MissingEmails {
+        emails: Vec<String>,
+    },
     /// Exact merge only: addresses present that the spec does not declare.
-    UnexpectedEmails { emails: Vec<String> },
+    UnexpectedEmails {
+        emails: Vec<String>,
+    },
     /// Notification by role is Off, or lacks roles the spec requires.
-    RolesNotNotified { missing: Vec<String>, state_on: bool },
+    RolesNotNotified {
+        missing: Vec<String>,
+        state_on: bool,
+    },
     /// Exact merge only: roles notified that the spec does not declare.
-    UnexpectedRoles { roles: Vec<String> },
-    AlertSeverity { current: Option<String>, wanted: Severity },
-    AttackPathRiskLevel { current: Option<String>, wanted: RiskLevel },
-    Phone { current: Option<String>, wanted: String },
+    UnexpectedRoles {
+        roles: Vec<String>,
+    },
+    AlertSeverity {
+        current: Option<String>,
+        wanted: Severity,
+    },
+    AttackPathRiskLevel {
+        current: Option<String>,
+        wanted: RiskLevel,
+    },
+    Phone {
+        current: Option<String>,
+        wanted: String,
+    },
 }
 
 impl fmt::Display for Drift {
@@ -89,7 +109,9 @@ impl fmt::Display for Drift {
             Drift::UnexpectedEmails { emails } => {
                 write!(f, "unexpected emails {} (Exact)", emails.join(", "))
             }
-            Drift::RolesNotNotified { state_on: false, .. } => {
+            Drift::RolesNotNotified {
+                state_on: false, ..
+            } => {
                 write!(f, "notifications by role are off")
             }
             Drift::RolesNotNotified { missing, .. } => {
@@ -129,7 +151,13 @@ impl fmt::Display for FieldChange {
             Some(v) => format!("{v:?}"),
             None => "(unset)".to_owned(),
         };
-        write!(f, "{}: {} -> {}", self.field, show(&self.from), show(&self.to))
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.field,
+            show(&self.from),
+            show(&self.to)
+        )
     }
 }
 
@@ -138,7 +166,9 @@ pub fn plan(spec: &ContactSpec, observed: Option<&ContactProperties>) -> Plan {
     let Some(current) = observed else {
         let desired = create(spec);
         return Plan {
-            drift: vec![Drift::ContactMissing { emails: spec.emails.clone() }],
+            drift: vec![Drift::ContactMissing {
+                emails: spec.emails.clone(),
+            }],
             changes: diff(&ContactProperties::default(), &desired),
             desired: Some(desired),
         };
@@ -185,7 +215,12 @@ pub fn plan(spec: &ContactSpec, observed: Option<&ContactProperties>) -> Plan {
 
     if let Some(wanted) = spec.alert_minimal_severity {
         let current_level = current.alert_minimal_severity();
-        if !level_satisfies(current_level, wanted.as_str(), Severity::ORDER, spec.email_merge) {
+        if !level_satisfies(
+            current_level,
+            wanted.as_str(),
+            Severity::ORDER,
+            spec.email_merge,
+        ) {
             drift.push(Drift::AlertSeverity {
                 current: current_level.map(str::to_owned),
                 wanted,
@@ -198,7 +233,12 @@ pub fn plan(spec: &ContactSpec, observed: Option<&ContactProperties>) -> Plan {
 
     if let Some(wanted) = spec.attack_path_minimal_risk_level {
         let current_level = current.attack_path_minimal_risk_level();
-        if !level_satisfies(current_level, wanted.as_str(), RiskLevel::ORDER, spec.email_merge) {
+        if !level_satisfies(
+            current_level,
+            wanted.as_str(),
+            RiskLevel::ORDER,
+            spec.email_merge,
+        ) {
             drift.push(Drift::AttackPathRiskLevel {
                 current: current_level.map(str::to_owned),
                 wanted,
@@ -221,13 +261,21 @@ pub fn plan(spec: &ContactSpec, observed: Option<&ContactProperties>) -> Plan {
     }
 
     if drift.is_empty() {
-        return Plan { drift, changes: Vec::new(), desired: None };
+        return Plan {
+            drift,
+            changes: Vec::new(),
+            desired: None,
+        };
     }
     // The whole email list is rewritten in canonical form whenever we write anyway.
     if let Some(list) = &desired.emails {
         desired.emails = Some(emails::join(&emails::split(list)));
     }
-    Plan { changes: diff(current, &desired), drift, desired: Some(desired) }
+    Plan {
+        changes: diff(current, &desired),
+        drift,
+        desired: Some(desired),
+    }
 }
 
 fn plan_roles(
@@ -264,16 +312,26 @@ fn plan_roles(
     let roles = match merge {
         EmailMerge::Additive => {
             let mut roles = present.clone();
-            roles.extend(wanted.iter().filter(|w| !emails::contains(&present, w)).cloned());
+            roles.extend(
+                wanted
+                    .iter()
+                    .filter(|w| !emails::contains(&present, w))
+                    .cloned(),
+            );
             roles
         }
         EmailMerge::Exact => wanted,
     };
-    let by_role = desired.notifications_by_role.get_or_insert_with(NotificationsByRole::default);
+    let by_role = desired
+        .notifications_by_role
+        .get_or_insert_with(NotificationsByRole::default);
     by_role.state = Some(STATE_ON.to_owned());
     by_role.roles = Some(roles);
     if !missing.is_empty() {
-        drift.push(Drift::RolesNotNotified { missing, state_on: notified.is_some() });
+        drift.push(Drift::RolesNotNotified {
+            missing,
+            state_on: notified.is_some(),
+        });
     }
     if !unexpected.is_empty() {
         drift.push(Drift::UnexpectedRoles { roles: unexpected });
@@ -293,9 +351,16 @@ fn level_satisfies(current: Option<&str>, wanted: &str, order: &[&str], merge: E
     }
 }
 
-fn set_source(desired: &mut ContactProperties, kind: &str, set: impl FnOnce(&mut NotificationsSource)) {
+fn set_source(
+    desired: &mut ContactProperties,
+    kind: &str,
+    set: impl FnOnce(&mut NotificationsSource),
+) {
     let sources = desired.notifications_sources.get_or_insert_with(Vec::new);
-    let index = match sources.iter().position(|s| s.source_type.eq_ignore_ascii_case(kind)) {
+    let index = match sources
+        .iter()
+        .position(|s| s.source_type.eq_ignore_ascii_case(kind))
+    {
         Some(index) => index,
         None => {
             sources.push(NotificationsSource {
@@ -341,10 +406,15 @@ fn create(spec: &ContactSpec) -> ContactProperties {
 /// Field-level differences between two bodies, in ARM's field names.
 pub fn diff(before: &ContactProperties, after: &ContactProperties) -> Vec<FieldChange> {
     let roles = |p: &ContactProperties| {
-        p.notifications_by_role.as_ref().and_then(|n| n.roles.as_ref()).map(|r| r.join(","))
+        p.notifications_by_role
+            .as_ref()
+            .and_then(|n| n.roles.as_ref())
+            .map(|r| r.join(","))
     };
     let state = |p: &ContactProperties| {
-        p.notifications_by_role.as_ref().and_then(|n| n.state.clone())
+        p.notifications_by_role
+            .as_ref()
+            .and_then(|n| n.state.clone())
     };
     let fields: [(&'static str, Option<String>, Option<String>); 7] = [
         ("emails", before.emails.clone(), after.emails.clone()),

@@ -57,7 +57,12 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
     let mut v = Checker::default();
 
     let subs = &spec.subscriptions;
-    v.count("spec.subscriptions", subs.len(), 1, limits::MAX_SUBSCRIPTIONS);
+    v.count(
+        "spec.subscriptions",
+        subs.len(),
+        1,
+        limits::MAX_SUBSCRIPTIONS,
+    );
     for (i, sub) in subs.iter().enumerate() {
         let field = format!("spec.subscriptions[{i}]");
         if !SUBSCRIPTION_RE.is_match(sub) {
@@ -69,11 +74,20 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
     }
 
     let contact = &spec.contact;
-    v.count("spec.contact.emails", contact.emails.len(), 1, limits::MAX_EMAILS);
+    v.count(
+        "spec.contact.emails",
+        contact.emails.len(),
+        1,
+        limits::MAX_EMAILS,
+    );
     for (i, email) in contact.emails.iter().enumerate() {
         let field = format!("spec.contact.emails[{i}]");
         if !emails::is_valid(email) {
-            v.fail(&field, email, "must be an email address like secops@contoso.com");
+            v.fail(
+                &field,
+                email,
+                "must be an email address like secops@contoso.com",
+            );
         }
         if emails::contains(&contact.emails[..i], email) {
             v.fail(&field, email, "emails must be unique ignoring case");
@@ -84,7 +98,11 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
         v.count("spec.contact.notifyRoles", roles.len(), 1, 4);
         for (i, role) in roles.iter().enumerate() {
             if roles[..i].contains(role) {
-                v.fail(&format!("spec.contact.notifyRoles[{i}]"), role.as_str(), "duplicate role");
+                v.fail(
+                    format!("spec.contact.notifyRoles[{i}]"),
+                    role.as_str(),
+                    "duplicate role",
+                );
             }
         }
     }
@@ -100,12 +118,18 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
     }
 
     if parse_interval(&spec.interval).is_none() {
-        v.fail("spec.interval", &spec.interval, "interval must be between 5s and 24h, e.g. 15m");
+        v.fail(
+            "spec.interval",
+            &spec.interval,
+            "interval must be between 5s and 24h, e.g. 15m",
+        );
     }
 
     if let Some(credentials) = &spec.credentials {
         let name = &credentials.secret_ref.name;
-        if name.is_empty() || name.len() > limits::MAX_SECRET_NAME_LEN || !SECRET_NAME_RE.is_match(name)
+        if name.is_empty()
+            || name.len() > limits::MAX_SECRET_NAME_LEN
+            || !SECRET_NAME_RE.is_match(name)
         {
             v.fail(
                 "spec.credentials.secretRef.name",
@@ -180,7 +204,11 @@ impl Checker {
     }
 
     fn finish(self) -> Result<(), Invalid> {
-        if self.0.is_empty() { Ok(()) } else { Err(Invalid(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Invalid(self.0))
+        }
     }
 }
 
@@ -221,9 +249,17 @@ mod tests {
         s.contact.emails.push("bob@localhost".into());
         let err = validate(&s).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(r#"spec.subscriptions[1]: must be a subscription id (GUID) (got "not-a-guid")"#), "{text}");
+        assert!(
+            text.contains(
+                r#"spec.subscriptions[1]: must be a subscription id (GUID) (got "not-a-guid")"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#"spec.contact.emails[1]: emails must be unique ignoring case (got "SecOps@Contoso.com")"#), "{text}");
-        assert!(text.contains(r#"spec.contact.emails[2]: must be an email address"#), "{text}");
+        assert!(
+            text.contains(r#"spec.contact.emails[2]: must be an email address"#),
+            "{text}"
+        );
         assert_eq!(err.0.len(), 3);
     }
 
@@ -243,7 +279,12 @@ mod tests {
         let mut s = spec();
         s.mode = Mode::Audit;
         s.deletion_policy = DeletionPolicy::Revert;
-        assert!(validate(&s).unwrap_err().to_string().contains("needs mode Enforce"));
+        assert!(
+            validate(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("needs mode Enforce")
+        );
     }
 
     #[test]
@@ -252,7 +293,18 @@ mod tests {
         assert_eq!(parse_interval("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_interval("5s"), Some(Duration::from_secs(5)));
         assert_eq!(parse_interval("24h"), Some(Duration::from_secs(86400)));
-        for bad in ["", "4s", "25h", "24h1s", "15", "m", "1m1h", "1.5h", "15min", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "4s",
+            "25h",
+            "24h1s",
+            "15",
+            "m",
+            "1m1h",
+            "1.5h",
+            "15min",
+            "99999999999999999999h",
+        ] {
             assert_eq!(parse_interval(bad), None, "{bad:?}");
         }
     }

@@ -64,15 +64,28 @@ mod tests {
 
     #[test]
     fn sovereign_scopes() {
-        assert_eq!(Cloud::Usgov.endpoints().scope, "https://management.core.usgovcloudapi.net/.default");
-        assert_eq!(Cloud::China.endpoints().arm.as_str(), "https://management.chinacloudapi.cn/");
+        assert_eq!(
+            Cloud::Usgov.endpoints().scope,
+            "https://management.core.usgovcloudapi.net/.default"
+        );
+        assert_eq!(
+            Cloud::China.endpoints().arm.as_str(),
+            "https://management.chinacloudapi.cn/"
+        );
     }
 
     #[test]
     fn overrides_keep_the_scope() {
-        let e = Endpoints::with_overrides(Cloud::Public, Some(Url::parse("https://127.0.0.1:8443/").unwrap()), None);
+        let e = Endpoints::with_overrides(
+            Cloud::Public,
+            Some(Url::parse("https://127.0.0.1:8443/").unwrap()),
+            None,
+        );
         assert_eq!(e.arm.as_str(), "https://127.0.0.1:8443/");
         assert_eq!(e.scope, "https://management.azure.com/.default");
-        assert_eq!(e.authority_host.as_str(), "https://login.microsoftonline.com/");
+        assert_eq!(
+            e.authority_host.as_str(),
+            "https://login.microsoftonline.com/"
+        );
     }
 }

@@ -22,29 +22,48 @@ use super::ArmError;
 /// An identity, before any token is requested. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Identity {
-    ClientSecret { tenant_id: String, client_id: String, client_secret: String },
-    WorkloadIdentity { tenant_id: String, client_id: String, token_file: PathBuf },
-    ManagedIdentity { client_id: Option<String> },
+    ClientSecret {
+        tenant_id: String,
+        client_id: String,
+        client_secret: String,
+    },
+    WorkloadIdentity {
+        tenant_id: String,
+        client_id: String,
+        token_file: PathBuf,
+    },
+    ManagedIdentity {
+        client_id: Option<String>,
+    },
 }
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Identity::ClientSecret { tenant_id, client_id, .. } => f
+            Identity::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            } => f
                 .debug_struct("ClientSecret")
                 .field("tenant_id", tenant_id)
                 .field("client_id", client_id)
                 .field("client_secret", &"<redacted>")
                 .finish(),
-            Identity::WorkloadIdentity { tenant_id, client_id, token_file } => f
+            Identity::WorkloadIdentity {
+                tenant_id,
+                client_id,
+                token_file,
+            } => f
                 .debug_struct("WorkloadIdentity")
                 .field("tenant_id", tenant_id)
                 .field("client_id", client_id)
                 .field("token_file", token_file)
                 .finish(),
-            Identity::ManagedIdentity { client_id } => {
-                f.debug_struct("ManagedIdentity").field("client_id", client_id).finish()
-            }
+            Identity::ManagedIdentity { client_id } => f
+                .debug_struct("ManagedIdentity")
+                .field("client_id", client_id)
+                .finish(),
         }
     }
 }
@@ -57,7 +76,11 @@ impl Identity {
         match (get("AZURE_TENANT_ID"), get("AZURE_CLIENT_ID")) {
             (Some(tenant_id), Some(client_id)) => {
                 if let Some(client_secret) = get("AZURE_CLIENT_SECRET") {
-                    return Identity::ClientSecret { tenant_id, client_id, client_secret };
+                    return Identity::ClientSecret {
+                        tenant_id,
+                        client_id,
+                        client_secret,
+                    };
                 }
                 if let Some(file) = get("AZURE_FEDERATED_TOKEN_FILE") {
                     return Identity::WorkloadIdentity {
@@ -66,7 +89,9 @@ impl Identity {
                         token_file: PathBuf::from(file),
                     };
                 }
-                Identity::ManagedIdentity { client_id: Some(client_id) }
+                Identity::ManagedIdentity {
+                    client_id: Some(client_id),
+                }
             }
             (_, client_id) => Identity::ManagedIdentity { client_id },
         }
@@ -75,14 +100,26 @@ impl Identity {
     /// A short description for logs (no secret).
     pub fn describe(&self) -> String {
         match self {
-            Identity::ClientSecret { tenant_id, client_id, .. } => {
+            Identity::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            } => {
                 format!("client secret of {client_id} in tenant {tenant_id}")
             }
-            Identity::WorkloadIdentity { tenant_id, client_id, .. } => {
+            Identity::WorkloadIdentity {
+                tenant_id,
+                client_id,
+                ..
+            } => {
                 format!("workload identity {client_id} in tenant {tenant_id}")
             }
-            Identity::ManagedIdentity { client_id: Some(id) } => format!("managed identity {id}"),
-            Identity::ManagedIdentity { client_id: None } => "system-assigned managed identity".into(),
+            Identity::ManagedIdentity {
+                client_id: Some(id),
+            } => format!("managed identity {id}"),
+            Identity::ManagedIdentity { client_id: None } => {
+                "system-assigned managed identity".into()
+            }
         }
     }
 
@@ -101,30 +138,32 @@ impl Identity {
             ..Default::default()
         };
         let built: azure_core::Result<Arc<dyn TokenCredential>> = match self.clone() {
-            Identity::ClientSecret { tenant_id, client_id, client_secret } => {
-                ClientSecretCredential::new(
-                    &tenant_id,
-                    client_id,
-                    Secret::new(client_secret),
-                    Some(ClientSecretCredentialOptions { client_options }),
-                )
-                .map(|c| c as Arc<dyn TokenCredential>)
-            }
-            Identity::WorkloadIdentity { tenant_id, client_id, token_file } => {
-                WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions { client_options },
-                    client_id: Some(client_id),
-                    tenant_id: Some(tenant_id),
-                    token_file_path: Some(token_file),
-                    ..Default::default()
-                }))
-                .map(|c| c as Arc<dyn TokenCredential>)
-            }
+            Identity::ClientSecret {
+                tenant_id,
+                client_id,
+                client_secret,
+            } => ClientSecretCredential::new(
+                &tenant_id,
+                client_id,
+                Secret::new(client_secret),
+                Some(ClientSecretCredentialOptions { client_options }),
+            )
+            .map(|c| c as Arc<dyn TokenCredential>),
+            Identity::WorkloadIdentity {
+                tenant_id,
+                client_id,
+                token_file,
+            } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                credential_options: ClientAssertionCredentialOptions { client_options },
+                client_id: Some(client_id),
+                tenant_id: Some(tenant_id),
+                token_file_path: Some(token_file),
+            }))
+            .map(|c| c as Arc<dyn TokenCredential>),
             Identity::ManagedIdentity { client_id } => {
                 ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                     user_assigned_id: client_id.map(UserAssignedId::ClientId),
                     client_options,
-                    ..Default::default()
                 }))
                 .map(|c| c as Arc<dyn TokenCredential>)
             }
@@ -140,8 +179,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -168,8 +209,13 @@ mod tests {
         assert!(matches!(id, Identity::WorkloadIdentity { .. }));
         assert_eq!(
             Identity::from_env(env(&[("AZURE_CLIENT_ID", "c")])),
-            Identity::ManagedIdentity { client_id: Some("c".into()) }
+            Identity::ManagedIdentity {
+                client_id: Some("c".into())
+            }
         );
-        assert_eq!(Identity::from_env(env(&[])), Identity::ManagedIdentity { client_id: None });
+        assert_eq!(
+            Identity::from_env(env(&[])),
+            Identity::ManagedIdentity { client_id: None }
+        );
     }
 }

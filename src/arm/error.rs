@@ -49,15 +49,32 @@ const PROVIDER_NOT_REGISTERED: &[&str] = &[
 
 impl ArmError {
     /// Builds the error from a non-success response; `now` dates an HTTP-date `Retry-After`.
-    pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
+    pub fn from_response(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Self {
         let parsed: CloudError = serde_json::from_slice(body).unwrap_or_default();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let code = header("x-ms-error-code")
             .filter(|c| !c.is_empty())
             .or(Some(parsed.error.code).filter(|c| !c.is_empty()))
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").replace(' ', ""));
+            .unwrap_or_else(|| {
+                status
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .replace(' ', "")
+            });
         let message = if parsed.error.message.is_empty() {
-            String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_owned()
+            String::from_utf8_lossy(&body[..body.len().min(512)])
+                .trim()
+                .to_owned()
         } else {
             parsed.error.message
         };
@@ -92,7 +109,44 @@ impl ArmError {
             }
             _ => false,
         };
-        ArmError::Credential { message: error.to_string(), transient }
+        ArmError::Credential {
+            message: error.to_string(),
+            transient,
+        }
+    }
+
+    /// The message without request ids, stable across retries (for statuses).
+    pub fn summary(&self) -> String {
+        match self {
+            ArmError::Response {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                format!("ARM answered {status} {code}: {message}")
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// `x-ms-request-id` / `x-ms-correlation-request-id`, for support (logs, Events, CLI).
+    pub fn request_ids(&self) -> Option<String> {
+        match self {
+            ArmError::Response {
+                request_id,
+                correlation_id,
+                ..
+            } => Some(ids(request_id, correlation_id))
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.trim()
+                        .trim_start_matches('(')
+                        .trim_end_matches(')')
+                        .to_owned()
+                }),
+            _ => None,
+        }
     }
 
     pub fn status(&self) -> Option<u16> {
@@ -132,8 +186,12 @@ impl ArmError {
     /// One CamelCase word for statuses, Events and metric labels.
     pub fn reason(&self) -> &'static str {
         match self {
-            ArmError::Credential { transient: false, .. } => "CredentialsInvalid",
-            ArmError::Credential { transient: true, .. } => "TokenEndpointUnavailable",
+            ArmError::Credential {
+                transient: false, ..
+            } => "CredentialsInvalid",
+            ArmError::Credential {
+                transient: true, ..
+            } => "TokenEndpointUnavailable",
             ArmError::Transport { .. } => "ArmUnreachable",
             ArmError::Decode(_) => "UnexpectedResponse",
             ArmError::Response { status, code, .. } => match (status, code.as_str()) {
@@ -157,7 +215,10 @@ mod tests {
     fn response(status: u16, body: &str, headers: &[(&str, &str)]) -> ArmError {
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            map.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         ArmError::from_response(
             StatusCode::from_u16(status).unwrap(),
@@ -172,7 +233,10 @@ mod tests {
         let e = response(
             403,
             r#"{"error":{"code":"AuthorizationFailed","message":"The client 'x' does not have authorization"}}"#,
-            &[("x-ms-request-id", "req-1"), ("x-ms-correlation-request-id", "corr-1")],
+            &[
+                ("x-ms-request-id", "req-1"),
+                ("x-ms-correlation-request-id", "corr-1"),
+            ],
         );
         assert_eq!(
             e.to_string(),
@@ -191,7 +255,12 @@ mod tests {
         for status in [400, 401, 403, 404, 409] {
             assert!(!response(status, "", &[]).is_transient(), "{status}");
         }
-        assert!(ArmError::Transport { message: "reset".into() }.is_transient());
+        assert!(
+            ArmError::Transport {
+                message: "reset".into()
+            }
+            .is_transient()
+        );
     }
 
     #[test]
@@ -203,16 +272,30 @@ mod tests {
         );
         assert!(not_registered.is_subscription_level());
         assert_eq!(not_registered.reason(), "ProviderNotRegistered");
-        let missing = response(404, r#"{"error":{"code":"NotFound","message":"Could not find security contact"}}"#, &[]);
+        let missing = response(
+            404,
+            r#"{"error":{"code":"NotFound","message":"Could not find security contact"}}"#,
+            &[],
+        );
         assert!(!missing.is_subscription_level());
-        let gone = response(404, r#"{"error":{"code":"SubscriptionNotFound","message":"x"}}"#, &[]);
+        let gone = response(
+            404,
+            r#"{"error":{"code":"SubscriptionNotFound","message":"x"}}"#,
+            &[],
+        );
         assert_eq!(gone.reason(), "SubscriptionNotFound");
     }
 
     #[test]
     fn header_error_code_wins_and_odd_bodies_are_tolerated() {
-        let e = response(500, "<html>oops</html>", &[("x-ms-error-code", "InternalError")]);
-        assert!(matches!(&e, ArmError::Response { code, message, .. } if code == "InternalError" && message == "<html>oops</html>"));
+        let e = response(
+            500,
+            "<html>oops</html>",
+            &[("x-ms-error-code", "InternalError")],
+        );
+        assert!(
+            matches!(&e, ArmError::Response { code, message, .. } if code == "InternalError" && message == "<html>oops</html>")
+        );
         let e = response(503, "", &[]);
         assert!(matches!(&e, ArmError::Response { code, .. } if code == "ServiceUnavailable"));
     }

@@ -42,7 +42,11 @@ impl ArmMetrics {
             "ARM and token requests by method and HTTP status",
             metrics.requests.clone(),
         );
-        registry.register("arm_retries", "ARM requests retried", metrics.retries.clone());
+        registry.register(
+            "arm_retries",
+            "ARM requests retried",
+            metrics.retries.clone(),
+        );
         registry.register(
             "arm_throttled_wait_seconds",
             "Seconds waited because ARM asked to (Retry-After)",
@@ -59,10 +63,15 @@ impl ArmMetrics {
     /// Requests sent with `method` so far, whatever the answer (for summaries and tests;
     /// Prometheus reads the family itself).
     pub fn count(&self, method: &str) -> u64 {
-        let codes = (100..600u16).map(|c| c.to_string()).chain(["error".to_owned()]);
+        let codes = (100..600u16)
+            .map(|c| c.to_string())
+            .chain(["error".to_owned()]);
         codes
             .filter_map(|code| {
-                let labels = RequestLabels { method: method.to_owned(), code };
+                let labels = RequestLabels {
+                    method: method.to_owned(),
+                    code,
+                };
                 self.requests.get(&labels).map(|c| c.get())
             })
             .sum()

@@ -26,7 +26,10 @@ use url::Url;
 pub use self::error::ArmError;
 use self::{
     metrics::{ArmMetrics, RequestLabels},
-    wire::{API_VERSION, CONTACT_NAME, ContactProperties, PutBody, SecurityContact, Subscription, SubscriptionPage},
+    wire::{
+        API_VERSION, CONTACT_NAME, ContactProperties, PutBody, SecurityContact, Subscription,
+        SubscriptionPage,
+    },
 };
 
 /// api-version of `Microsoft.Resources` subscription listing.
@@ -74,14 +77,22 @@ pub struct ArmClient {
 }
 
 /// The HTTP client for ARM and token calls: per-request timeout, optional extra trusted CA.
-pub fn http_client(timeout: Duration, extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, ArmError> {
+pub fn http_client(
+    timeout: Duration,
+    extra_ca_pem: Option<&[u8]>,
+) -> Result<reqwest::Client, ArmError> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("security-contact-operator/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!(
+            "security-contact-operator/",
+            env!("CARGO_PKG_VERSION")
+        ));
     if let Some(pem) = extra_ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| ArmError::Transport { message: format!("unreadable CA file: {e}") })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ArmError::Transport {
+                message: format!("unreadable CA file: {e}"),
+            })?;
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|e| ArmError::from_transport(&e))
@@ -95,7 +106,14 @@ impl ArmClient {
         credential: Arc<dyn TokenCredential>,
         metrics: ArmMetrics,
     ) -> Self {
-        Self { http, endpoint, scope, credential, retry: RetryPolicy::default(), metrics }
+        Self {
+            http,
+            endpoint,
+            scope,
+            credential,
+            retry: RetryPolicy::default(),
+            metrics,
+        }
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -116,10 +134,26 @@ impl ArmClient {
         url
     }
 
+    /// Asks the credential for a token (cached by the credential after the first call), so a
+    /// wrong secret is reported once instead of once per subscription.
+    pub async fn check_credential(&self) -> Result<(), ArmError> {
+        self.credential
+            .get_token(&[&self.scope], None)
+            .await
+            .map(|_| ())
+            .map_err(|e| ArmError::from_credential(&e))
+    }
+
     /// The subscription's contact, or `None` when it has none (GET 404 that is not about the
     /// subscription itself).
-    pub async fn get_contact(&self, subscription: &str) -> Result<Option<SecurityContact>, ArmError> {
-        match self.send(Method::GET, self.contact_url(subscription), None).await {
+    pub async fn get_contact(
+        &self,
+        subscription: &str,
+    ) -> Result<Option<SecurityContact>, ArmError> {
+        match self
+            .send(Method::GET, self.contact_url(subscription), None)
+            .await
+        {
             Ok((_, body)) => decode(&body).map(Some),
             Err(e) if e.status() == Some(404) && !e.is_subscription_level() => Ok(None),
             Err(e) => Err(e),
@@ -134,13 +168,20 @@ impl ArmClient {
     ) -> Result<Written, ArmError> {
         let body = serde_json::to_vec(&PutBody { properties })
             .map_err(|e| ArmError::Decode(format!("cannot encode the contact: {e}")))?;
-        let (status, body) = self.send(Method::PUT, self.contact_url(subscription), Some(body)).await?;
-        Ok(Written { contact: decode(&body)?, created: status == StatusCode::CREATED })
+        let (status, body) = self
+            .send(Method::PUT, self.contact_url(subscription), Some(body))
+            .await?;
+        Ok(Written {
+            contact: decode(&body)?,
+            created: status == StatusCode::CREATED,
+        })
     }
 
     /// Deletes the contact; `false` when there was none (204).
     pub async fn delete_contact(&self, subscription: &str) -> Result<bool, ArmError> {
-        let (status, _) = self.send(Method::DELETE, self.contact_url(subscription), None).await?;
+        let (status, _) = self
+            .send(Method::DELETE, self.contact_url(subscription), None)
+            .await?;
         Ok(status == StatusCode::OK)
     }
 
@@ -157,7 +198,8 @@ impl ArmClient {
             all.extend(page.value);
             next = match page.next_link.filter(|l| !l.is_empty()) {
                 Some(link) => Some(
-                    Url::parse(&link).map_err(|e| ArmError::Decode(format!("bad nextLink {link:?}: {e}")))?,
+                    Url::parse(&link)
+                        .map_err(|e| ArmError::Decode(format!("bad nextLink {link:?}: {e}")))?,
                 ),
                 None => None,
             };
@@ -210,7 +252,8 @@ impl ArmClient {
                 if e.retry_after().is_some() {
                     self.metrics.throttled_wait_seconds.inc_by(wait.as_secs_f64());
                 }
-                tracing::info!(%method, path = url.path(), reason = e.reason(), wait_ms = wait.as_millis() as u64, "retrying ARM request: {e}");
+                // warn: a CLI user must see why a run pauses (Retry-After can be minutes).
+                tracing::warn!(%method, path = url.path(), reason = e.reason(), wait_ms = wait.as_millis() as u64, "retrying ARM request: {e}");
             })
             .await
     }
@@ -233,24 +276,42 @@ impl ArmClient {
             .header("accept", "application/json")
             .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string());
         if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
         }
         let started = Instant::now();
         let outcome = request.send().await;
-        self.metrics.duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
         let code = match &outcome {
             Ok(r) => r.status().as_u16().to_string(),
             Err(_) => "error".to_owned(),
         };
-        self.metrics.requests.get_or_create(&RequestLabels { method: method.to_string(), code }).inc();
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                code,
+            })
+            .inc();
         let response = outcome.map_err(|e| ArmError::from_transport(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|e| ArmError::from_transport(&e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ArmError::from_transport(&e))?;
         if status.is_success() {
             Ok((status, bytes))
         } else {
-            Err(ArmError::from_response(status, &headers, &bytes, SystemTime::now()))
+            Err(ArmError::from_response(
+                status,
+                &headers,
+                &bytes,
+                SystemTime::now(),
+            ))
         }
     }
 }

@@ -8,7 +8,12 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 
 pub fn parse(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
         if let Some(ms) = get(name).and_then(|v| v.parse::<u64>().ok()) {
             return Some(Duration::from_millis(ms));
@@ -36,15 +41,24 @@ mod tests {
 
     #[test]
     fn seconds() {
-        assert_eq!(parse(&headers(&[("retry-after", "30")]), SystemTime::UNIX_EPOCH), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse(&headers(&[("retry-after", "30")]), SystemTime::UNIX_EPOCH),
+            Some(Duration::from_secs(30))
+        );
     }
 
     #[test]
     fn milliseconds_win() {
         let h = headers(&[("retry-after", "2"), ("x-ms-retry-after-ms", "1500")]);
-        assert_eq!(parse(&h, SystemTime::UNIX_EPOCH), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse(&h, SystemTime::UNIX_EPOCH),
+            Some(Duration::from_millis(1500))
+        );
         let h = headers(&[("retry-after-ms", "250")]);
-        assert_eq!(parse(&h, SystemTime::UNIX_EPOCH), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse(&h, SystemTime::UNIX_EPOCH),
+            Some(Duration::from_millis(250))
+        );
     }
 
     #[test]
@@ -58,7 +72,10 @@ mod tests {
 
     #[test]
     fn garbage_and_absence() {
-        assert_eq!(parse(&headers(&[("retry-after", "soon")]), SystemTime::UNIX_EPOCH), None);
+        assert_eq!(
+            parse(&headers(&[("retry-after", "soon")]), SystemTime::UNIX_EPOCH),
+            None
+        );
         assert_eq!(parse(&HeaderMap::new(), SystemTime::UNIX_EPOCH), None);
     }
 }

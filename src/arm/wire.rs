@@ -95,13 +95,18 @@ impl ContactProperties {
     }
 
     pub fn attack_path_minimal_risk_level(&self) -> Option<&str> {
-        self.source(SOURCE_ATTACK_PATH)?.minimal_risk_level.as_deref()
+        self.source(SOURCE_ATTACK_PATH)?
+            .minimal_risk_level
+            .as_deref()
     }
 
     /// Roles notified, or `None` when notification by role is not On.
     pub fn roles_notified(&self) -> Option<&[String]> {
         let by_role = self.notifications_by_role.as_ref()?;
-        let on = by_role.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(STATE_ON));
+        let on = by_role
+            .state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(STATE_ON));
         on.then(|| by_role.roles.as_deref().unwrap_or_default())
     }
 }

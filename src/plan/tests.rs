@@ -36,7 +36,9 @@ fn missing_contact_is_created_with_only_declared_fields() {
     let p = plan(&s, None);
     assert_eq!(
         p.drift,
-        vec![Drift::ContactMissing { emails: s.emails.clone() }]
+        vec![Drift::ContactMissing {
+            emails: s.emails.clone()
+        }]
     );
     let body = serde_json::to_value(p.desired.unwrap()).unwrap();
     assert_eq!(
@@ -52,7 +54,10 @@ fn missing_contact_is_created_with_only_declared_fields() {
 
 #[test]
 fn compliant_contact_is_a_no_op() {
-    let p = plan(&spec(&["secops@contoso.com"]), Some(&enabled("secops@contoso.com")));
+    let p = plan(
+        &spec(&["secops@contoso.com"]),
+        Some(&enabled("secops@contoso.com")),
+    );
     assert!(p.is_compliant());
     assert_eq!(p.desired, None);
     assert!(p.changes.is_empty());
@@ -64,7 +69,9 @@ fn additive_appends_missing_and_keeps_foreign_in_order() {
     let p = plan(&spec(&["secops@contoso.com"]), Some(&current));
     assert_eq!(
         p.drift,
-        vec![Drift::MissingEmails { emails: vec!["secops@contoso.com".into()] }]
+        vec![Drift::MissingEmails {
+            emails: vec!["secops@contoso.com".into()]
+        }]
     );
     assert_eq!(
         p.desired.unwrap().emails.as_deref(),
@@ -86,9 +93,14 @@ fn exact_removes_foreign_and_writes_declared_order() {
     let p = plan(&exact(spec(&["secops@contoso.com"])), Some(&current));
     assert_eq!(
         p.drift,
-        vec![Drift::UnexpectedEmails { emails: vec!["zed@x.io".into()] }]
+        vec![Drift::UnexpectedEmails {
+            emails: vec!["zed@x.io".into()]
+        }]
     );
-    assert_eq!(p.desired.unwrap().emails.as_deref(), Some("secops@contoso.com"));
+    assert_eq!(
+        p.desired.unwrap().emails.as_deref(),
+        Some("secops@contoso.com")
+    );
 }
 
 #[test]
@@ -99,9 +111,18 @@ fn exact_with_same_set_in_other_order_and_case_is_compliant() {
 
 #[test]
 fn separators_spaces_and_case_never_cause_a_write() {
-    for value in ["a@x.io;b@x.io", "a@x.io, b@x.io", " B@X.IO ;a@x.io", "a@x.io,,b@x.io;"] {
+    for value in [
+        "a@x.io;b@x.io",
+        "a@x.io, b@x.io",
+        " B@X.IO ;a@x.io",
+        "a@x.io,,b@x.io;",
+    ] {
         let p = plan(&spec(&["b@x.io", "a@x.io"]), Some(&enabled(value)));
-        assert!(p.is_compliant(), "{value:?} should be compliant: {:?}", p.drift);
+        assert!(
+            p.is_compliant(),
+            "{value:?} should be compliant: {:?}",
+            p.drift
+        );
     }
 }
 
@@ -140,7 +161,9 @@ fn unmanaged_fields_are_kept_as_is_on_write() {
         ],
         "futureField": 42
     }));
-    let desired = plan(&spec(&["a@x.io", "b@x.io"]), Some(&current)).desired.unwrap();
+    let desired = plan(&spec(&["a@x.io", "b@x.io"]), Some(&current))
+        .desired
+        .unwrap();
     let mut expected = current.clone();
     expected.emails = Some("a@x.io;b@x.io".into());
     assert_eq!(desired, expected);
@@ -150,7 +173,12 @@ fn unmanaged_fields_are_kept_as_is_on_write() {
 fn severity_additive_keeps_more_inclusive_level() {
     let mut s = spec(&["a@x.io"]);
     s.alert_minimal_severity = Some(Severity::High);
-    for (current, compliant) in [("High", true), ("Medium", true), ("Low", true), ("Critical", false)] {
+    for (current, compliant) in [
+        ("High", true),
+        ("Medium", true),
+        ("Low", true),
+        ("Critical", false),
+    ] {
         let c = props(json!({"emails": "a@x.io", "isEnabled": true,
             "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": current}]}));
         assert_eq!(plan(&s, Some(&c)).is_compliant(), compliant, "{current}");
@@ -161,7 +189,10 @@ fn severity_additive_keeps_more_inclusive_level() {
     let p = plan(&s, Some(&c));
     assert_eq!(
         p.drift,
-        vec![Drift::AlertSeverity { current: Some("High".into()), wanted: Severity::Low }]
+        vec![Drift::AlertSeverity {
+            current: Some("High".into()),
+            wanted: Severity::Low
+        }]
     );
     assert_eq!(p.desired.unwrap().alert_minimal_severity(), Some("Low"));
 }
@@ -196,7 +227,12 @@ fn missing_alert_source_is_added_after_existing_sources() {
 fn attack_path_levels_follow_or_higher_semantics() {
     let mut s = spec(&["a@x.io"]);
     s.attack_path_minimal_risk_level = Some(RiskLevel::High);
-    for (current, compliant) in [("Critical", false), ("High", true), ("Low", true), ("Bogus", false)] {
+    for (current, compliant) in [
+        ("Critical", false),
+        ("High", true),
+        ("Low", true),
+        ("Bogus", false),
+    ] {
         let c = props(json!({"emails": "a@x.io", "isEnabled": true,
             "notificationsSources": [{"sourceType": "AttackPath", "minimalRiskLevel": current}]}));
         assert_eq!(plan(&s, Some(&c)).is_compliant(), compliant, "{current}");
@@ -217,7 +253,10 @@ fn roles_additive_requires_state_on_and_keeps_other_roles() {
     let p = plan(&s, Some(&off));
     assert_eq!(
         p.drift,
-        vec![Drift::RolesNotNotified { missing: vec!["Owner".into()], state_on: false }]
+        vec![Drift::RolesNotNotified {
+            missing: vec!["Owner".into()],
+            state_on: false
+        }]
     );
     let by_role = p.desired.unwrap().notifications_by_role.unwrap();
     assert_eq!(by_role.state.as_deref(), Some("On"));
@@ -225,7 +264,11 @@ fn roles_additive_requires_state_on_and_keeps_other_roles() {
 
     let other = props(json!({"emails": "a@x.io", "isEnabled": true,
         "notificationsByRole": {"state": "On", "roles": ["AccountAdmin"]}}));
-    let by_role = plan(&s, Some(&other)).desired.unwrap().notifications_by_role.unwrap();
+    let by_role = plan(&s, Some(&other))
+        .desired
+        .unwrap()
+        .notifications_by_role
+        .unwrap();
     assert_eq!(by_role.roles.unwrap(), vec!["AccountAdmin", "Owner"]);
 
     let superset = props(json!({"emails": "a@x.io", "isEnabled": true,
@@ -240,9 +283,19 @@ fn roles_exact_requires_same_set() {
     let c = props(json!({"emails": "a@x.io", "isEnabled": true,
         "notificationsByRole": {"state": "On", "roles": ["Owner", "Contributor"]}}));
     let p = plan(&s, Some(&c));
-    assert_eq!(p.drift, vec![Drift::UnexpectedRoles { roles: vec!["Contributor".into()] }]);
     assert_eq!(
-        p.desired.unwrap().notifications_by_role.unwrap().roles.unwrap(),
+        p.drift,
+        vec![Drift::UnexpectedRoles {
+            roles: vec!["Contributor".into()]
+        }]
+    );
+    assert_eq!(
+        p.desired
+            .unwrap()
+            .notifications_by_role
+            .unwrap()
+            .roles
+            .unwrap(),
         vec!["Owner"]
     );
 }
@@ -256,14 +309,22 @@ fn phone_is_managed_only_when_declared() {
     let p = plan(&s, Some(&c));
     assert_eq!(p.desired.unwrap().phone.as_deref(), Some("+1-555-0199"));
     assert_eq!(p.changes.len(), 1);
-    assert_eq!(p.changes[0].to_string(), r#"phone: "+1-555-0100" -> "+1-555-0199""#);
+    assert_eq!(
+        p.changes[0].to_string(),
+        r#"phone: "+1-555-0100" -> "+1-555-0199""#
+    );
 }
 
 #[test]
 fn drift_reads_like_a_sentence() {
-    let d = Drift::AlertSeverity { current: None, wanted: Severity::High };
+    let d = Drift::AlertSeverity {
+        current: None,
+        wanted: Severity::High,
+    };
     assert_eq!(d.to_string(), "alert minimal severity unset (wanted High)");
-    let d = Drift::MissingEmails { emails: vec!["a@x.io".into(), "b@x.io".into()] };
+    let d = Drift::MissingEmails {
+        emails: vec!["a@x.io".into(), "b@x.io".into()],
+    };
     assert_eq!(d.to_string(), "missing emails a@x.io, b@x.io");
 }
 
@@ -280,17 +341,35 @@ const POOL: &[&str] = &[
 ];
 
 fn address() -> impl Strategy<Value = String> {
-    (prop::sample::select(POOL), any::<bool>())
-        .prop_map(|(a, upper)| if upper { a.to_uppercase() } else { a.to_owned() })
+    (prop::sample::select(POOL), any::<bool>()).prop_map(|(a, upper)| {
+        if upper {
+            a.to_uppercase()
+        } else {
+            a.to_owned()
+        }
+    })
 }
 
 /// An ARM `emails` value as people and tools leave it: any separator, stray spaces, any case.
 fn arm_emails() -> impl Strategy<Value = String> {
-    prop::collection::vec((address(), prop::sample::select(&[";", ",", " ; ", ", ", ";;"][..])), 0..6)
-        .prop_map(|parts| parts.into_iter().map(|(a, sep)| format!("{a}{sep}")).collect())
+    prop::collection::vec(
+        (
+            address(),
+            prop::sample::select(&[";", ",", " ; ", ", ", ";;"][..]),
+        ),
+        0..6,
+    )
+    .prop_map(|parts| {
+        parts
+            .into_iter()
+            .map(|(a, sep)| format!("{a}{sep}"))
+            .collect()
+    })
 }
 
-fn level<T: Clone + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = Option<T>> {
+fn level<T: Clone + std::fmt::Debug + 'static>(
+    all: &'static [T],
+) -> impl Strategy<Value = Option<T>> {
     prop::option::of(prop::sample::select(all))
 }
 
@@ -299,27 +378,48 @@ fn contact_spec() -> impl Strategy<Value = ContactSpec> {
         prop::sample::subsequence(POOL, 1..4),
         any::<bool>(),
         prop::option::of(prop::sample::subsequence(
-            &[Role::Owner, Role::Contributor, Role::AccountAdmin, Role::ServiceAdmin][..],
+            &[
+                Role::Owner,
+                Role::Contributor,
+                Role::AccountAdmin,
+                Role::ServiceAdmin,
+            ][..],
             1..3,
         )),
         level(&[Severity::High, Severity::Medium, Severity::Low]),
-        level(&[RiskLevel::Critical, RiskLevel::High, RiskLevel::Medium, RiskLevel::Low]),
+        level(&[
+            RiskLevel::Critical,
+            RiskLevel::High,
+            RiskLevel::Medium,
+            RiskLevel::Low,
+        ]),
         prop::option::of(prop::sample::select(&["+1-555-0100", "(214)275-4038"][..])),
     )
-        .prop_map(|(emails, is_exact, roles, severity, risk, phone)| ContactSpec {
-            emails: emails.into_iter().map(str::to_owned).collect(),
-            email_merge: if is_exact { EmailMerge::Exact } else { EmailMerge::Additive },
-            notify_roles: roles,
-            alert_minimal_severity: severity,
-            attack_path_minimal_risk_level: risk,
-            phone: phone.map(str::to_owned),
-        })
+        .prop_map(
+            |(emails, is_exact, roles, severity, risk, phone)| ContactSpec {
+                emails: emails.into_iter().map(str::to_owned).collect(),
+                email_merge: if is_exact {
+                    EmailMerge::Exact
+                } else {
+                    EmailMerge::Additive
+                },
+                notify_roles: roles,
+                alert_minimal_severity: severity,
+                attack_path_minimal_risk_level: risk,
+                phone: phone.map(str::to_owned),
+            },
+        )
 }
 
 fn observed() -> impl Strategy<Value = Option<ContactProperties>> {
-    let roles = prop::sample::subsequence(&["Owner", "Contributor", "AccountAdmin", "Admin"][..], 0..3);
-    let sev = prop::option::of(prop::sample::select(&["High", "Medium", "Low", "Critical"][..]));
-    let risk = prop::option::of(prop::sample::select(&["Critical", "High", "Medium", "Low"][..]));
+    let roles =
+        prop::sample::subsequence(&["Owner", "Contributor", "AccountAdmin", "Admin"][..], 0..3);
+    let sev = prop::option::of(prop::sample::select(
+        &["High", "Medium", "Low", "Critical"][..],
+    ));
+    let risk = prop::option::of(prop::sample::select(
+        &["Critical", "High", "Medium", "Low"][..],
+    ));
     prop::option::of(
         (
             arm_emails(),
@@ -327,7 +427,9 @@ fn observed() -> impl Strategy<Value = Option<ContactProperties>> {
             prop::option::of((prop::sample::select(&["On", "Off"][..]), roles)),
             sev,
             risk,
-            prop::option::of(prop::sample::select(&["", "+1-555-0100", "(214)275-4038"][..])),
+            prop::option::of(prop::sample::select(
+                &["", "+1-555-0100", "(214)275-4038"][..],
+            )),
         )
             .prop_map(|(emails, is_enabled, by_role, sev, risk, phone)| {
                 let mut sources = Vec::new();

@@ -1,0 +1,109 @@
+//! Command-line interface: one binary, subcommands. Flag names are public interface.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::connect::AzureArgs;
+
+#[derive(Parser, Debug)]
+#[command(name = "security-contact-operator", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax). Default: `info` for `run` and `simulate`,
+    /// `warn` for the one-shot commands, whose output is the report.
+    #[arg(long, env = "SCO_LOG", global = true)]
+    pub log_level: Option<String>,
+
+    #[arg(long, value_enum, default_value = "plain", global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Command {
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Run(_) | Command::Simulate(_) => "warn,security_contact_operator=info",
+            _ => "warn",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Audit policy manifests against Azure and never write.
+    /// Exit 0 all compliant, 1 some non-compliant, 2 any error.
+    Check(OneShotArgs),
+    /// Enforce policy manifests once and print what changed.
+    /// Exit 0 all compliant after the writes, 1 some non-compliant, 2 any error.
+    Apply {
+        #[command(flatten)]
+        args: OneShotArgs,
+        /// Print what would be written, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the SecurityContactPolicy CustomResourceDefinition (YAML).
+    Crd,
+    /// Serve a local Azure simulator (ARM + Entra token endpoint over HTTPS).
+    Simulate(SimulateArgs),
+    /// Run the operator: reconcile SecurityContactPolicies in the cluster.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Watch one namespace only (all namespaces when omitted).
+    #[arg(long, env = "SCO_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "SCO_ADMIN_ADDR")]
+    pub admin_addr: std::net::SocketAddr,
+
+    /// Policies reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub workers: u16,
+
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct OneShotArgs {
+    /// Policy manifests: files or directories (multi-document YAML).
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: Output,
+
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: std::net::SocketAddr,
+    /// Seed file (YAML); the demo world when omitted.
+    #[arg(long, value_name = "YAML")]
+    pub seed: Option<PathBuf>,
+    /// Where to write the simulator's CA certificate (PEM).
+    #[arg(long, value_name = "PEM", default_value = "azure-sim-ca.pem")]
+    pub ca_out: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}

@@ -1,0 +1,81 @@
+//! What happened to one subscription in one pass, shared by the CLI and the controller.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::{
+    arm::ArmError,
+    cis::Finding,
+    crd::Mode,
+    plan::{Drift, FieldChange},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    Compliant,
+    /// Drift found and not written (check, Audit mode, or a dry run).
+    NonCompliant,
+    /// Drift found and written; compliant now.
+    Remediated,
+    /// The subscription could not be read or written.
+    Failed,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionResult {
+    pub policy: String,
+    pub mode: Mode,
+    pub subscription: String,
+    pub verdict: Verdict,
+    pub drift: Vec<Drift>,
+    pub changes: Vec<FieldChange>,
+    /// A write created the contact (ARM answered 201).
+    pub created: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
+    /// CIS baseline of the contact as it is after this run.
+    pub cis: Vec<Finding>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    /// One CamelCase word, e.g. `AuthorizationFailed`.
+    pub reason: String,
+    /// Stable across retries (no request ids), so an unchanged failure never rewrites status.
+    pub message: String,
+    /// ARM's request ids, for support: shown by the CLI, logged, never put in a status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_ids: Option<String>,
+    /// Retrying may help (throttling, 5xx, unreachable); otherwise a person must act.
+    pub transient: bool,
+    /// How long ARM asked us to wait.
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// A failure a person must fix (conflict, bad credentials, ...).
+    pub fn terminal(reason: &str, message: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.to_owned(),
+            message: message.into(),
+            request_ids: None,
+            transient: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<&ArmError> for Failure {
+    fn from(e: &ArmError) -> Self {
+        Failure {
+            reason: e.reason().to_owned(),
+            message: e.summary(),
+            request_ids: e.request_ids(),
+            transient: e.is_transient(),
+            retry_after: e.retry_after(),
+        }
+    }
+}
