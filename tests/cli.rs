@@ -1,0 +1,297 @@
+//! The one-shot CLI as a user runs it: the real binary, real HTTPS, the real azure_identity
+//! client-secret flow, against the simulator started here and reached only through the public
+//! flags `--arm-endpoint`, `--authority-host` and `--ca-file`.
+
+use std::{path::Path, process::Output};
+
+use security_contact_operator::simulator::{
+    self, FaultConfig, FaultRule, RouteKind, SimConfig, SimHandle, Simulator, Storm,
+};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_security-contact-operator");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(args).env_remove("RUST_LOG").env_remove("SCO_LOG");
+    for var in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run the binary");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// `apply`/`check` against `sim` through the public endpoint flags, demo identity.
+async fn against(sim: &SimHandle, dir: &Path, command: &[&str], secret: &str) -> Run {
+    let ca = dir.join("ca.pem");
+    sim.write_ca(&ca).unwrap();
+    let url = sim.url().to_string();
+    let manifests = dir.join("policies");
+    let mut args: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
+    args.extend([
+        "-f".into(),
+        manifests.display().to_string(),
+        "--arm-endpoint".into(),
+        url.clone(),
+        "--authority-host".into(),
+        url,
+        "--ca-file".into(),
+        ca.display().to_string(),
+    ]);
+    let env = [
+        ("AZURE_TENANT_ID", simulator::DEMO_TENANT_ID),
+        ("AZURE_CLIENT_ID", simulator::DEMO_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", secret),
+    ];
+    let args2 = args.clone();
+    let env2: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args2.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env2.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn write_policy(dir: &Path, subscriptions: &[&str]) {
+    let manifests = dir.join("policies");
+    std::fs::create_dir_all(&manifests).unwrap();
+    let subs: Vec<String> = subscriptions.iter().map(|s| format!("    - {s}")).collect();
+    std::fs::write(
+        manifests.join("secops.yaml"),
+        format!(
+            "apiVersion: securitycontact.dev/v1alpha1
+kind: SecurityContactPolicy
+metadata: {{name: secops, namespace: security}}
+spec:
+  subscriptions:
+{}
+  contact:
+    emails: [secops@contoso.com]
+    notifyRoles: [Owner]
+    alertMinimalSeverity: High
+",
+            subs.join("\n")
+        ),
+    )
+    .unwrap();
+}
+
+fn gets_and_puts(sim: &SimHandle, sub: &str) -> (u64, u64) {
+    let r = sim.state().requests();
+    (
+        r.count("GET", RouteKind::SecurityContact, Some(sub)),
+        r.count("PUT", RouteKind::SecurityContact, Some(sub)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_against_any_arm_endpoint_then_second_apply_is_read_only() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let subs = [
+        simulator::DEMO_SUB_PORTAL_EDITED,
+        simulator::DEMO_SUB_CONTACT_MISSING,
+        simulator::DEMO_SUB_NO_ACCESS,
+        simulator::DEMO_SUB_COMPLIANT,
+    ];
+    write_policy(dir.path(), &subs);
+    // ARM throttles the first read of one subscription for 5 s and says so with Retry-After:
+    // a client that waits as told gets exactly one 429; one that retries early gets more.
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(7),
+            rules: vec![FaultRule {
+                subscription: Some(simulator::DEMO_SUB_CONTACT_MISSING.into()),
+                method: Some("GET".into()),
+                route: Some(RouteKind::SecurityContact),
+                storm: Some(Storm {
+                    requests: None,
+                    seconds: Some(5.0),
+                    retry_after_secs: 5,
+                    retry_after_ms: None,
+                }),
+                ..Default::default()
+            }],
+        })
+        .unwrap();
+
+    let first = against(&sim, dir.path(), &["apply"], simulator::DEMO_CLIENT_SECRET).await;
+    assert_eq!(
+        first.code, 2,
+        "a 403 subscription makes the run exit 2\n{}\n{}",
+        first.stdout, first.stderr
+    );
+    let throttled = sim.state().requests().matching(|c| {
+        c.status == 429 && c.subscription.as_deref() == Some(simulator::DEMO_SUB_CONTACT_MISSING)
+    });
+    assert_eq!(throttled, 1, "Retry-After must be waited out, not raced");
+    assert!(
+        first.stdout.contains("AuthorizationFailed"),
+        "{}",
+        first.stdout
+    );
+
+    // Additive kept the address a person added, normalised ',' to ';' and appended ours.
+    let edited = sim
+        .state()
+        .contact(simulator::DEMO_SUB_PORTAL_EDITED)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        edited["emails"],
+        "security@contoso.com;mallory@fabrikam.example;secops@contoso.com"
+    );
+    // The missing contact was created (201) with exactly the 2023-12-01-preview body.
+    let created = sim
+        .state()
+        .contact(simulator::DEMO_SUB_CONTACT_MISSING)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        created,
+        json!({
+            "emails": "secops@contoso.com",
+            "isEnabled": true,
+            "notificationsByRole": {"state": "On", "roles": ["Owner"]},
+            "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "High"}]
+        })
+    );
+    assert!(sim.state().requests().with_status(201) >= 1);
+    assert!(first.stdout.contains("Created"), "{}", first.stdout);
+    // The 403 did not stop the others.
+    assert_eq!(gets_and_puts(&sim, simulator::DEMO_SUB_COMPLIANT).0, 1);
+
+    sim.state().clear_faults();
+    sim.state().reset_requests();
+    let second = against(&sim, dir.path(), &["apply"], simulator::DEMO_CLIENT_SECRET).await;
+    assert_eq!(second.code, 2, "{}", second.stdout);
+    for sub in subs {
+        assert_eq!(
+            gets_and_puts(&sim, sub),
+            (1, 0),
+            "second apply on {sub}: one GET, no PUT"
+        );
+    }
+    assert!(
+        second.stdout.contains("ARM calls: 4 GET, 0 PUT, 0 DELETE"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_secret_is_reported_without_the_secret() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_policy(dir.path(), &[simulator::DEMO_SUB_COMPLIANT]);
+    let secret = "wrong-Secret-Value-1234567890";
+    let out = against(&sim, dir.path(), &["check", "-o", "json"], secret).await;
+    assert_eq!(out.code, 2);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    assert_eq!(
+        report["results"][0]["error"]["reason"],
+        "CredentialsInvalid"
+    );
+    assert!(out.stdout.contains("AADSTS7000215"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains(secret) && !out.stderr.contains(secret),
+        "the secret leaked"
+    );
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("GET", RouteKind::SecurityContact, None),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_manifests_are_rejected_before_any_arm_call() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_policy(dir.path(), &["not-a-guid"]);
+    std::fs::write(
+        dir.path().join("policies/typo.yaml"),
+        "apiVersion: securitycontact.dev/v1alpha1\nkind: SecurityContactPolicy\nmetadata: {name: t}\n\
+         spec:\n  subscriptions: [10000000-0000-0000-0000-000000000001]\n  contact:\n    emails: [ops@contoso]\n    emailz: []\n",
+    )
+    .unwrap();
+    let out = against(&sim, dir.path(), &["apply"], simulator::DEMO_CLIENT_SECRET).await;
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("secops.yaml (document 1): spec.subscriptions[0]: must be a subscription id (GUID) (got \"not-a-guid\")"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("typo.yaml (document 1): spec.contact.emailz: unknown field `emailz`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        sim.state().requests().matching(|_| true),
+        0,
+        "nothing may reach ARM"
+    );
+}
+
+#[test]
+fn check_on_the_embedded_simulator_follows_the_exit_codes() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let out = run(&["check", "--azure-sim", "-f", examples], &[]);
+    assert_eq!(
+        out.code, 1,
+        "drift but no error\n{}{}",
+        out.stdout, out.stderr
+    );
+    for expected in [
+        "Compliant",
+        "NonCompliant",
+        "CIS 12-15",
+        "CIS 8.1.12, 8.1.13, 8.1.14, 8.1.15 failed: no security contact",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "missing {expected:?} in\n{}",
+            out.stdout
+        );
+    }
+    let failures = format!("{examples}/failures");
+    let out = run(&["check", "--azure-sim", "-f", &failures], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.contains("ProviderNotRegistered"));
+}
+
+#[test]
+fn crd_subcommand_prints_the_committed_crd() {
+    let out = run(&["crd"], &[]);
+    assert_eq!(out.code, 0);
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/securitycontactpolicies.securitycontact.dev.yaml"
+    ))
+    .unwrap();
+    assert_eq!(out.stdout, committed);
+}
