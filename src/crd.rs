@@ -133,7 +133,9 @@ fn default_interval() -> String {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[x_kube(validation = Rule::new(
     "self.emails.all(e, self.emails.filter(f, f.lowerAscii() == e.lowerAscii()).size() == 1)"
-).message("emails must be unique ignoring case").field_path(".emails").reason(Reason::FieldValueDuplicate))]
+).message("emails must be unique ignoring case").field_path(".emails"))]
+// No `reason: FieldValueDuplicate` above: the API server then prints a bare "Duplicate value"
+// instead of the message.
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContactSpec {
     /// Addresses that must receive Defender for Cloud notifications (a set, 1..50).
