@@ -256,11 +256,12 @@ pub struct SecurityContactPolicyStatus {
 /// Counts over every governed subscription (the list above is truncated, these are not).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+// i32, not u32: the API server warns on the non-Kubernetes format "uint32".
 pub struct Summary {
-    pub total: u32,
-    pub compliant: u32,
-    pub non_compliant: u32,
-    pub failed: u32,
+    pub total: i32,
+    pub compliant: i32,
+    pub non_compliant: i32,
+    pub failed: i32,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]

@@ -122,9 +122,9 @@ fn carry_counts(previous: Option<&SecurityContactPolicyStatus>) -> SecurityConta
 }
 
 fn summarise(mode: Mode, results: &[SubscriptionResult]) -> (SecurityContactPolicyStatus, Overall) {
-    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count() as u32;
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count() as i32;
     let summary = Summary {
-        total: results.len() as u32,
+        total: results.len() as i32,
         compliant: count(Verdict::Compliant) + count(Verdict::Remediated),
         non_compliant: count(Verdict::NonCompliant),
         failed: count(Verdict::Failed),
@@ -227,7 +227,7 @@ fn summarise(mode: Mode, results: &[SubscriptionResult]) -> (SecurityContactPoli
     (status, overall)
 }
 
-fn failure_message(failures: &[&&Failure], total: u32) -> String {
+fn failure_message(failures: &[&&Failure], total: i32) -> String {
     let first = failures[0];
     let message = if failures.len() == 1 {
         format!("1 of {total} subscriptions failed: {}", first.message)
