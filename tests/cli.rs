@@ -295,3 +295,42 @@ fn crd_subcommand_prints_the_committed_crd() {
     .unwrap();
     assert_eq!(out.stdout, committed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_diff_and_writes_nothing() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_policy(
+        dir.path(),
+        &[
+            simulator::DEMO_SUB_PORTAL_EDITED,
+            simulator::DEMO_SUB_CONTACT_MISSING,
+        ],
+    );
+    let out = against(
+        &sim,
+        dir.path(),
+        &["apply", "--dry-run"],
+        simulator::DEMO_CLIENT_SECRET,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains(r#"would change emails: (unset) -> "secops@contoso.com""#),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("PUT", RouteKind::SecurityContact, None),
+        0
+    );
+    assert!(
+        sim.state()
+            .contact(simulator::DEMO_SUB_CONTACT_MISSING)
+            .unwrap()
+            .is_none()
+    );
+}
