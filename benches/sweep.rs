@@ -12,7 +12,8 @@ use std::{
 };
 
 use security_contact_operator::simulator::{
-    Access, FaultConfig, FaultRule, Latency, PrincipalSeed, SimConfig, Simulator, SubscriptionSeed, TenantSeed,
+    Access, FaultConfig, FaultRule, Latency, PrincipalSeed, SimConfig, Simulator, SubscriptionSeed,
+    TenantSeed,
 };
 use serde_json::json;
 
@@ -30,7 +31,9 @@ struct Figures {
 }
 
 fn world(n: usize) -> (SimConfig, Vec<String>) {
-    let subs: Vec<String> = (0..n).map(|i| format!("{:08x}-0000-4000-8000-{:012x}", i, i)).collect();
+    let subs: Vec<String> = (0..n)
+        .map(|i| format!("{:08x}-0000-4000-8000-{:012x}", i, i))
+        .collect();
     let seeds = subs
         .iter()
         .enumerate()
@@ -66,7 +69,14 @@ fn run(dir: &Path, url: &str, command: &str, concurrency: usize) -> Figures {
     let mut child = Command::new(BIN)
         .args([command, "-o", "json", "-f"])
         .arg(dir.join("policy.yaml"))
-        .args(["--arm-endpoint", url, "--authority-host", url, "--concurrency", &concurrency.to_string()])
+        .args([
+            "--arm-endpoint",
+            url,
+            "--authority-host",
+            url,
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
         .arg("--ca-file")
         .arg(dir.join("ca.pem"))
         .env("AZURE_TENANT_ID", TENANT)
@@ -88,12 +98,18 @@ fn run(dir: &Path, url: &str, command: &str, concurrency: usize) -> Figures {
         if let Ok(text) = std::fs::read_to_string(&status_file)
             && let Some(kib) = text.lines().find_map(|l| l.strip_prefix("VmHWM:"))
         {
-            peak = kib.trim().trim_end_matches(" kB").trim().parse().unwrap_or(peak);
+            peak = kib
+                .trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse()
+                .unwrap_or(peak);
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     let wall = started.elapsed();
-    let report: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).expect("JSON report");
+    let report: serde_json::Value =
+        serde_json::from_str(&reader.join().unwrap()).expect("JSON report");
     Figures {
         wall,
         gets: report["armCalls"]["get"].as_u64().unwrap_or(0),
@@ -109,7 +125,10 @@ async fn main() {
     let sizes: &[usize] = if full { &[1_000, 10_000] } else { &[50] };
     let concurrencies: &[usize] = if full { &[32, 64] } else { &[8] };
     let latency = Duration::from_millis(20);
-    println!("sweep benchmark: ARM latency L = {} ms (simulator), figures only", latency.as_millis());
+    println!(
+        "sweep benchmark: ARM latency L = {} ms (simulator), figures only",
+        latency.as_millis()
+    );
     println!(
         "{:>6} {:>4} {:<10} {:>9} {:>9} {:>6} {:>8} {:>8} {:>9}",
         "N", "C", "command", "wall s", "ideal s", "ratio", "GET/sub", "PUT/sub", "RSS MiB"
@@ -119,7 +138,12 @@ async fn main() {
             let (mut config, subs) = world(n);
             config.faults = FaultConfig {
                 seed: Some(1),
-                rules: vec![FaultRule { latency: Some(Latency::Fixed { ms: latency.as_millis() as u64 }), ..Default::default() }],
+                rules: vec![FaultRule {
+                    latency: Some(Latency::Fixed {
+                        ms: latency.as_millis() as u64,
+                    }),
+                    ..Default::default()
+                }],
             };
             let sim = Simulator::start(config).await.expect("simulator");
             let dir = tempfile::tempdir().unwrap();
@@ -137,7 +161,9 @@ async fn main() {
             for command in ["check", "apply", "apply"] {
                 let path = dir.path().to_owned();
                 let url = url.clone();
-                let f = tokio::task::spawn_blocking(move || run(&path, &url, command, c)).await.unwrap();
+                let f = tokio::task::spawn_blocking(move || run(&path, &url, command, c))
+                    .await
+                    .unwrap();
                 // One request per subscription (a GET, plus a PUT where the plan says so) at C
                 // in flight: the ideal is (requests) · L / C.
                 let ideal = (f.gets + f.puts) as f64 * latency.as_secs_f64() / c as f64;
@@ -145,7 +171,11 @@ async fn main() {
                     "{:>6} {:>4} {:<10} {:>9.2} {:>9.2} {:>6.2} {:>8.2} {:>8.2} {:>9.1}",
                     n,
                     c,
-                    if command == "apply" && f.puts == 0 { "apply(2nd)" } else { command },
+                    if command == "apply" && f.puts == 0 {
+                        "apply(2nd)"
+                    } else {
+                        command
+                    },
                     f.wall.as_secs_f64(),
                     ideal,
                     f.wall.as_secs_f64() / ideal.max(1e-9),
