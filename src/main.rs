@@ -158,8 +158,25 @@ async fn simulate(args: SimulateArgs) -> u8 {
     }
 }
 
+/// SIGINT (Ctrl-C) or SIGTERM (how Kubernetes stops a pod; as PID 1 an unhandled SIGTERM is
+/// ignored and the pod waits out its whole grace period).
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }
 
 fn init_tracing(filter: &str, format: LogFormat) {
