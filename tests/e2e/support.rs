@@ -244,16 +244,19 @@ impl Env {
     }
 
     pub async fn on(cluster: &'static Cluster, name: &str, sim: SimConfig) -> Env {
+        let ns = create_namespace(cluster, name).await;
+        Self::with_kubeconfig(cluster, ns, sim, &cluster.kubeconfig).await
+    }
+
+    /// The operator watching `ns` (already created), talking to the API server as `kubeconfig`
+    /// says (e.g. a ServiceAccount token, to run it under the chart's RBAC). `client` stays admin.
+    pub async fn with_kubeconfig(
+        cluster: &'static Cluster,
+        ns: String,
+        sim: SimConfig,
+        kubeconfig: &Path,
+    ) -> Env {
         let client = cluster.client().await;
-        let ns = format!("{name}-{}", fastrand::u32(..) % 100_000);
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .expect("create namespace");
         let sim = Simulator::start(sim).await.expect("simulator");
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
@@ -270,7 +273,7 @@ impl Env {
             .args(["--arm-endpoint", &url, "--authority-host", &url])
             .arg("--ca-file")
             .arg(&ca)
-            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("AZURE_TENANT_ID", TENANT)
             .env("AZURE_CLIENT_ID", OPERATOR_ID)
             .env("AZURE_CLIENT_SECRET", OPERATOR_SECRET)
@@ -389,6 +392,40 @@ impl Env {
             .collect()
     }
 
+    /// Sends SIGTERM to the operator (as the kubelet does) and waits for it to exit.
+    pub fn terminate_operator(&mut self, within: Duration) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.operator.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.operator.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the operator ignored SIGTERM\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the contact's `emails` in the simulator are exactly `expected`.
+    pub async fn wait_emails(&self, subscription: &str, expected: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.emails(subscription) != expected {
+            assert!(
+                Instant::now() < deadline,
+                "{subscription} never got {expected:?}: {:?}",
+                self.emails(subscription)
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.operator_log).unwrap_or_default()
     }
@@ -405,6 +442,20 @@ impl Drop for Env {
         let _ = self.operator.kill();
         let _ = self.operator.wait();
     }
+}
+
+/// Creates a fresh namespace named after `name`; returns its name.
+pub async fn create_namespace(cluster: &Cluster, name: &str) -> String {
+    let ns = format!("{name}-{}", fastrand::u32(..) % 100_000);
+    let namespaces: Api<Namespace> = Api::all(cluster.client().await);
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .expect("create namespace");
+    ns
 }
 
 /// `(status, reason)` of a condition.

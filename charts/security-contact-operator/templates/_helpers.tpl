@@ -1,0 +1,79 @@
+{{/* Chart name, overridable. */}}
+{{- define "sco.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name (63 characters at most: some name fields are DNS labels). */}}
+{{- define "sco.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sco.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sco.labels" -}}
+helm.sh/chart: {{ include "sco.chart" . }}
+{{ include "sco.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "sco.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sco.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "sco.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sco.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "sco.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The operator's API access, shared by the ClusterRole and the Role: exactly what
+src/controller does, nothing more.
+*/}}
+{{- define "sco.rules" -}}
+# Watch policies; add and remove the securitycontact.dev/cleanup finalizer (JSON patch).
+- apiGroups: ["securitycontact.dev"]
+  resources: ["securitycontactpolicies"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+# Status, written with server-side apply.
+- apiGroups: ["securitycontact.dev"]
+  resources: ["securitycontactpolicies/status"]
+  verbs: ["get", "patch", "update"]
+# For OwnerReferencesPermissionEnforcement clusters (e.g. OpenShift), should the ledger's owner
+# reference ever set blockOwnerDeletion (it does not today).
+- apiGroups: ["securitycontact.dev"]
+  resources: ["securitycontactpolicies/finalizers"]
+  verbs: ["update"]
+# A policy's own credentials: one GET of the Secret its spec.credentials.secretRef names,
+# never listed or watched.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+# The `<policy>-scp-ledger` ConfigMap that remembers what deletionPolicy Revert removes.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "patch", "delete"]
+# Events on transitions.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
