@@ -66,6 +66,18 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4)]
     pub workers: u16,
 
+    /// Reconcile only while holding a Lease, so several replicas can run (one active).
+    #[arg(long)]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader Lease (default: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_elect_namespace: String,
+
+    /// Seconds a silent leader keeps the Lease before a standby may take it.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=300))]
+    pub leader_elect_lease_seconds: u64,
+
     #[command(flatten)]
     pub azure: AzureArgs,
 }

@@ -13,6 +13,7 @@ pub mod connect;
 pub mod controller;
 pub mod crd;
 pub mod emails;
+pub mod leader;
 pub mod manifest;
 pub mod metrics;
 pub mod oneshot;

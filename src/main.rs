@@ -7,7 +7,7 @@ use security_contact_operator::{
     admin,
     arm::metrics::ArmMetrics,
     cli::{Cli, Command, LogFormat, OneShotArgs, Output, RunArgs, SimulateArgs},
-    controller, crd, manifest,
+    controller, crd, leader, manifest,
     metrics::Metrics,
     oneshot::{self, Action, EXIT_ERROR},
     report, simulator,
@@ -72,6 +72,9 @@ async fn run(args: RunArgs) -> u8 {
         namespace,
         admin_addr,
         workers,
+        leader_elect,
+        leader_elect_namespace,
+        leader_elect_lease_seconds,
         azure,
     } = args;
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -91,10 +94,25 @@ async fn run(args: RunArgs) -> u8 {
         let concurrency = usize::from(azure.concurrency);
         let azure = azure.connect(metrics.arm.clone()).await?;
         let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let leadership = if leader_elect {
+            let lease = &leader_elect_namespace;
+            Some(
+                leader::compete(
+                    client.clone(),
+                    lease,
+                    identity(),
+                    leader_elect_lease_seconds,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let options = controller::Options {
             namespace,
             concurrency,
             workers,
+            leadership,
         };
         let admin = admin::serve(admin_addr, registry, ready.clone(), shutdown.clone());
         let operator = controller::run(client, azure, metrics, options, ready, shutdown.clone());
@@ -113,6 +131,14 @@ async fn run(args: RunArgs) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// This replica's name in the leader Lease: the pod name, else host and pid.
+fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
 }
 
 async fn simulate(args: SimulateArgs) -> u8 {

@@ -73,6 +73,8 @@ pub struct Options {
     pub concurrency: usize,
     /// Policies reconciled at once.
     pub workers: u16,
+    /// Reconcile only while holding the leader lease (`--leader-elect`).
+    pub leadership: Option<crate::leader::Leadership>,
 }
 
 /// Runs the controller until `shutdown` is cancelled. `ready` is set once the CRD was found
@@ -123,14 +125,42 @@ pub async fn run(
         clients: Default::default(),
         failures: Default::default(),
     });
+    // Ready once the CRD answers, leader or not: standbys must not stall rollouts.
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut leadership = options.leadership;
+    if let Some(lease) = &mut leadership {
+        tracing::info!(
+            identity = lease.identity(),
+            "standby: waiting for the leader lease"
+        );
+        tokio::select! {
+            acquired = lease.acquired() => acquired?,
+            _ = shutdown.cancelled() => {
+                if let Some(lease) = leadership {
+                    lease.step_down().await;
+                }
+                return Ok(());
+            }
+        }
+        tracing::info!(identity = lease.identity(), "leading: reconciling");
+    }
+    let lost = leadership.as_ref().map(|l| l.lost());
+    let stop = {
+        let shutdown = shutdown.clone();
+        async move {
+            match lost {
+                Some(lost) => tokio::select! { _ = lost => {}, _ = shutdown.cancelled() => {} },
+                None => shutdown.cancelled().await,
+            }
+        }
+    };
     tracing::info!(
         namespace = options.namespace.as_deref().unwrap_or("(all)"),
         "controller started"
     );
     Controller::for_stream(trigger, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(options.workers))
-        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx)
         .for_each(|outcome| async move {
             if let Err(e) = outcome {
@@ -138,6 +168,16 @@ pub async fn run(
             }
         })
         .await;
+    if let Some(lease) = leadership {
+        let lost_it = !lease.is_leader() && !shutdown.is_cancelled();
+        lease.step_down().await;
+        if lost_it {
+            // Exit non-zero so Kubernetes restarts this replica as a standby.
+            return Err(Error::Config(
+                "lost the leader lease; exiting to rejoin as a standby".into(),
+            ));
+        }
+    }
     Ok(())
 }
 
