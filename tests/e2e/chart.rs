@@ -260,6 +260,38 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         "the binary rejected the chart's arguments {args:?}:\n{stderr}"
     );
 
+    // Leader election: the flags, and a Role for leases only, in the release namespace.
+    let elected = template(
+        &ns,
+        &["leaderElection.enabled=true".into(), "replicas=2".into()],
+        &[],
+    );
+    let docs = documents(&elected);
+    let lease_role = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "Role"
+                && d["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-leader-election"))
+        })
+        .expect("a leader-election Role");
+    assert_eq!(
+        lease_role["rules"],
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}])
+    );
+    let elected_args =
+        kind(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"].clone();
+    assert!(
+        elected_args
+            .as_array()
+            .unwrap()
+            .contains(&json!("--leader-elect")),
+        "{elected_args}"
+    );
+    assert_eq!(kind(&docs, "Deployment")["spec"]["replicas"], 2);
+    apply(cluster, &elected, true);
+
     let monitor = template(&ns, &["serviceMonitor.enabled=true".into()], &[]);
     assert!(kinds(&documents(&monitor)).contains(&"ServiceMonitor"));
 

@@ -547,6 +547,49 @@ async fn the_operator_stops_promptly_and_cleanly_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
+async fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
+    let lease = [
+        "--leader-elect",
+        "--leader-elect-namespace",
+        "{ns}",
+        "--leader-elect-lease-seconds",
+        "4",
+    ];
+    let mut env = Env::with_args("leader", world(&[(A, None)]), &lease).await;
+    env.spawn_replica();
+    env.apply(
+        "p",
+        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
+    )
+    .await;
+    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    let leading: Vec<usize> = env
+        .logs()
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("leading: reconciling"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(leading.len(), 1, "exactly one replica leads: {leading:?}");
+    let standby = 1 - leading[0];
+    assert!(env.logs()[standby].contains("standby: waiting for the leader lease"));
+
+    // The leader dies without handing over; once its lease lapses the standby repairs drift.
+    env.kill_operator(leading[0]);
+    env.sim
+        .state()
+        .set_contact(A, json!({"emails": "", "isEnabled": true}))
+        .unwrap();
+    env.wait_emails(A, &["a@contoso.com"]).await;
+    assert!(
+        env.logs()[standby].contains("leading: reconciling"),
+        "{}",
+        env.logs()[standby]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
 async fn suspend_makes_no_arm_calls() {
     let env = Env::new("suspend", world(&[(A, None)])).await;
     env.apply(

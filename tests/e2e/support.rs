@@ -235,6 +235,10 @@ pub struct Env {
     operator: Child,
     pub operator_log: PathBuf,
     pub admin_addr: String,
+    /// Further operator replicas (leader-election tests), with their logs.
+    replicas: Vec<(Child, PathBuf)>,
+    operator_args: Vec<String>,
+    kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -256,6 +260,57 @@ impl Env {
         sim: SimConfig,
         kubeconfig: &Path,
     ) -> Env {
+        Self::start(cluster, ns, sim, kubeconfig, &[]).await
+    }
+
+    /// Like [`Env::new`], with extra `run` flags (`{ns}` stands for the test's namespace).
+    pub async fn with_args(name: &str, sim: SimConfig, extra_args: &[&str]) -> Env {
+        let cluster = shared();
+        let ns = create_namespace(cluster, name).await;
+        Self::start(cluster, ns, sim, &cluster.kubeconfig, extra_args).await
+    }
+
+    /// Starts one more operator process with the same flags; returns its index.
+    pub fn spawn_replica(&mut self) -> usize {
+        let admin = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let log = self
+            ._dir
+            .path()
+            .join(format!("replica-{}.log", self.replicas.len() + 1));
+        let child = spawn_operator(&self.operator_args, &admin, &self.kubeconfig, &log);
+        self.replicas.push((child, log));
+        self.replicas.len() - 1
+    }
+
+    /// The logs of every operator process: the first one, then the replicas.
+    pub fn logs(&self) -> Vec<String> {
+        std::iter::once(&self.operator_log)
+            .chain(self.replicas.iter().map(|(_, log)| log))
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect()
+    }
+
+    /// Kills operator process `i` (0 = the first) with SIGKILL: no chance to hand over.
+    pub fn kill_operator(&mut self, i: usize) {
+        let child = if i == 0 {
+            &mut self.operator
+        } else {
+            &mut self.replicas[i - 1].0
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    async fn start(
+        cluster: &'static Cluster,
+        ns: String,
+        sim: SimConfig,
+        kubeconfig: &Path,
+        extra_args: &[&str],
+    ) -> Env {
         let client = cluster.client().await;
         let sim = Simulator::start(sim).await.expect("simulator");
         let dir = tempfile::tempdir().unwrap();
@@ -265,24 +320,22 @@ impl Env {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().to_string()
         };
-        let operator_log = dir.path().join("operator.log");
-        let log = std::fs::File::create(&operator_log).unwrap();
         let url = sim.url().to_string();
-        let operator = Command::new(BIN)
-            .args(["run", "--namespace", &ns, "--admin-addr", &admin_addr])
-            .args(["--arm-endpoint", &url, "--authority-host", &url])
-            .arg("--ca-file")
-            .arg(&ca)
-            .env("KUBECONFIG", kubeconfig)
-            .env("AZURE_TENANT_ID", TENANT)
-            .env("AZURE_CLIENT_ID", OPERATOR_ID)
-            .env("AZURE_CLIENT_SECRET", OPERATOR_SECRET)
-            .env("SCO_LOG", "info,security_contact_operator=debug")
-            .env_remove("RUST_LOG")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start the operator");
+        let mut operator_args: Vec<String> = [
+            "run",
+            "--namespace",
+            &ns,
+            "--arm-endpoint",
+            &url,
+            "--authority-host",
+            &url,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        operator_args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
+        operator_args.extend(extra_args.iter().map(|a| a.replace("{ns}", &ns)));
+        let operator_log = dir.path().join("operator.log");
+        let operator = spawn_operator(&operator_args, &admin_addr, kubeconfig, &operator_log);
         Env {
             cluster,
             ns,
@@ -291,6 +344,9 @@ impl Env {
             operator,
             operator_log,
             admin_addr,
+            replicas: Vec::new(),
+            operator_args,
+            kubeconfig: kubeconfig.to_owned(),
             _dir: dir,
         }
     }
@@ -439,9 +495,32 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        let _ = self.operator.kill();
-        let _ = self.operator.wait();
+        for child in
+            std::iter::once(&mut self.operator).chain(self.replicas.iter_mut().map(|(c, _)| c))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// The operator binary (`run`) as a child process authenticating with the operator's secret.
+fn spawn_operator(args: &[String], admin_addr: &str, kubeconfig: &Path, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(BIN)
+        .args(args)
+        .args(["--admin-addr", admin_addr])
+        .env("KUBECONFIG", kubeconfig)
+        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_CLIENT_ID", OPERATOR_ID)
+        .env("AZURE_CLIENT_SECRET", OPERATOR_SECRET)
+        .env("SCO_LOG", "info,security_contact_operator=debug")
+        .env_remove("RUST_LOG")
+        .env_remove("POD_NAME")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start the operator")
 }
 
 /// Creates a fresh namespace named after `name`; returns its name.
