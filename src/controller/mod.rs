@@ -211,6 +211,14 @@ pub async fn reconcile(policy: Arc<SecurityContactPolicy>, ctx: Arc<Context>) ->
     result
 }
 
+/// Forgets a policy's backoff state: after a good pass, or once it is deleted.
+fn forget(ctx: &Context, policy: &SecurityContactPolicy) {
+    ctx.failures
+        .lock()
+        .expect("failure map")
+        .remove(&ObjectRef::from_obj(policy));
+}
+
 /// Backoff for failed passes: 5 s doubling to 5 min with ±10 % jitter, never sooner than the
 /// `Retry-After` ARM gave.
 pub fn error_policy(
@@ -335,6 +343,14 @@ async fn record_added(
 /// this policy added, unless another live policy requires them. A subscription that can no
 /// longer be written (403, gone) is reported and skipped so deletion never hangs on it.
 async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
+    let outcome = revert(policy, ctx).await;
+    if outcome.is_ok() {
+        forget(ctx, policy);
+    }
+    outcome
+}
+
+async fn revert(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
     if policy.spec.deletion_policy == DeletionPolicy::Orphan || policy.spec.mode == Mode::Audit {
         return Ok(Action::await_change());
     }
