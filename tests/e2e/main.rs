@@ -503,8 +503,15 @@ async fn overlapping_policies_coexist_or_the_newer_one_is_stalled_conflict() {
     env.wait_condition("first", "Ready", "True", "Compliant")
         .await;
     env.apply("second", json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["second@contoso.com"]}})).await;
-    env.wait_condition("second", "Ready", "True", "Compliant")
+    let second = env
+        .wait_condition("second", "Ready", "True", "Compliant")
         .await;
+    // Creation timestamps have one-second resolution and ties go by namespace/name, where
+    // "exact" sorts first: create it in a later second so that it really is the newer one.
+    let created = second.metadata.creation_timestamp.clone().unwrap().0;
+    while k8s_openapi::jiff::Timestamp::now().as_second() <= created.as_second() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     env.apply("exact", json!({"subscriptions": [A, B], "interval": "5s", "contact": {"emails": ["only@contoso.com"], "emailMerge": "Exact"}})).await;
     let p = env
         .wait_condition("exact", "Stalled", "True", "Conflict")
