@@ -42,6 +42,9 @@ pub mod reason {
 /// What one reconcile of a policy came to.
 #[derive(Clone, Debug)]
 pub enum Pass {
+    /// A pass on a new generation has begun; written first so people (and Argo CD / Flux)
+    /// see progress during a long sweep instead of a stale status.
+    Started { subscriptions: usize },
     /// `spec.suspend`: no Azure call was made.
     Suspended,
     /// Nothing was read: the whole policy failed (credentials, conflict with another policy).
@@ -59,6 +62,13 @@ pub fn next(
     now: Timestamp,
 ) -> SecurityContactPolicyStatus {
     let (mut status, verdict) = match pass {
+        Pass::Started { subscriptions } => (
+            carry_counts(previous),
+            Overall::Reconciling(
+                reason::PROGRESSING.into(),
+                format!("checking {subscriptions} subscription(s) against the new spec"),
+            ),
+        ),
         Pass::Suspended => (
             carry_counts(previous),
             Overall::NotReady(

@@ -254,6 +254,24 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
     let spec = &policy.spec;
     let interval = parse_interval(&spec.interval).unwrap_or(Duration::from_secs(900));
 
+    let generation = policy.meta().generation;
+    let new_generation = policy.status.as_ref().and_then(|s| s.observed_generation) != generation;
+    let mut written = None;
+    if new_generation && !spec.suspend {
+        let started = Pass::Started {
+            subscriptions: spec.subscriptions.len(),
+        };
+        let progressing = status::next(
+            generation,
+            spec.mode,
+            policy.status.as_ref(),
+            &started,
+            Timestamp::now(),
+        );
+        patch_status(policy, ctx, &progressing).await?;
+        written = Some(progressing);
+    }
+
     let mut added = Vec::new();
     let pass = if spec.suspend {
         Pass::Suspended
@@ -283,18 +301,13 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
         record_added(policy, ctx, &added).await?;
     }
 
-    let previous = policy.status.as_ref();
-    let next = status::next(
-        policy.meta().generation,
-        spec.mode,
-        previous,
-        &pass,
-        Timestamp::now(),
-    );
+    let previous = written.as_ref().or(policy.status.as_ref());
+    let next = status::next(generation, spec.mode, previous, &pass, Timestamp::now());
     if previous != Some(&next) {
         patch_status(policy, ctx, &next).await?;
     }
-    publish_events(policy, ctx, previous, &next, &pass).await;
+    // Transitions are judged against the status before this pass, not the Progressing one.
+    publish_events(policy, ctx, policy.status.as_ref(), &next, &pass).await;
     ctx.metrics.observe_pass(&id, &pass);
 
     let transient = match &pass {

@@ -203,3 +203,44 @@ fn status_stays_small_at_ten_thousand_subscriptions() {
     assert!(!s.subscriptions.is_empty() && s.subscriptions.len() <= MAX_LISTED);
     assert_eq!(s.summary.unwrap().total, 10_000);
 }
+
+#[test]
+fn a_started_pass_is_reconciling_and_keeps_the_counts() {
+    let swept = next(
+        Some(1),
+        Mode::Enforce,
+        None,
+        &Pass::Swept(vec![result("a", Verdict::Compliant)]),
+        t(0),
+    );
+    let s = next(
+        Some(2),
+        Mode::Enforce,
+        Some(&swept),
+        &Pass::Started { subscriptions: 3 },
+        t(5),
+    );
+    assert_eq!(
+        types(&s),
+        vec![
+            ("Ready", "False", "Progressing"),
+            ("Reconciling", "True", "Progressing")
+        ]
+    );
+    assert_eq!(
+        s.conditions[1].message,
+        "checking 3 subscription(s) against the new spec"
+    );
+    assert_eq!(s.observed_generation, Some(2));
+    assert_eq!(s.compliance.as_deref(), Some("1/1"));
+    // Done: Reconciling disappears, Ready flips back with a new transition time.
+    let done = next(
+        Some(2),
+        Mode::Enforce,
+        Some(&s),
+        &Pass::Swept(vec![result("a", Verdict::Compliant)]),
+        t(9),
+    );
+    assert_eq!(types(&done), vec![("Ready", "True", "Compliant")]);
+    assert_eq!(done.conditions[0].last_transition_time, Time(t(9)));
+}

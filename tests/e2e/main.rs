@@ -439,6 +439,9 @@ async fn a_429_storm_is_waited_out_and_converges() {
         json!({"subscriptions": [A, B], "contact": {"emails": ["secops@contoso.com"]}}),
     )
     .await;
+    // While the first pass waits out Retry-After, the status already says so.
+    env.wait_condition("storm", "Reconciling", "True", "Progressing")
+        .await;
     env.wait_condition("storm", "Ready", "True", "Compliant")
         .await;
     assert_eq!(env.emails(A), vec!["secops@contoso.com"]);
