@@ -479,6 +479,12 @@ async fn steady_state_is_one_get_per_subscription_per_interval_and_no_writes() {
         assert!((2..=4).contains(&n), "{n} GETs for {sub} in {window:?}");
         eprintln!("steady state: {sub}: {n} GET, 0 PUT in {window:?}");
     }
+    let (rss, peak) = env.operator_memory_kib();
+    eprintln!(
+        "steady state: operator RSS {:.1} MiB (peak {:.1} MiB), debug build",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
     assert_eq!(
         resource_version(&before),
         resource_version(&after),

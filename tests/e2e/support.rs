@@ -469,6 +469,20 @@ impl Env {
         }
     }
 
+    /// The first operator process's resident and peak memory (KiB), from /proc.
+    pub fn operator_memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.operator.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
     /// Waits until the contact's `emails` in the simulator are exactly `expected`.
     pub async fn wait_emails(&self, subscription: &str, expected: &[&str]) {
         let deadline = Instant::now() + Duration::from_secs(60);
