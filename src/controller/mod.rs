@@ -327,10 +327,7 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
             retry_after,
         });
     }
-    ctx.failures
-        .lock()
-        .expect("failure map")
-        .remove(&ObjectRef::from_obj(policy));
+    forget(ctx, policy);
     Ok(Action::requeue(jitter(interval)))
 }
 
