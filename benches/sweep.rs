@@ -11,9 +11,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use security_contact_operator::simulator::{
+use azure_sim::{
     Access, FaultConfig, FaultRule, Latency, PrincipalSeed, SimConfig, Simulator, SubscriptionSeed,
-    TenantSeed,
 };
 use serde_json::json;
 
@@ -48,19 +47,11 @@ fn world(n: usize) -> (SimConfig, Vec<String>) {
             seed
         })
         .collect();
-    let config = SimConfig {
-        tenants: vec![TenantSeed {
-            id: TENANT.into(),
-            principals: vec![PrincipalSeed {
-                client_id: CLIENT.into(),
-                client_secret: Some(SECRET.into()),
-                access: [("*".to_owned(), Access::ReadWrite)].into_iter().collect(),
-                ..Default::default()
-            }],
-            subscriptions: seeds,
-        }],
-        ..Default::default()
-    };
+    let config = SimConfig::single_tenant(
+        TENANT,
+        PrincipalSeed::with_secret(CLIENT, SECRET, Access::ReadWrite),
+        seeds,
+    );
     (config, subs)
 }
 

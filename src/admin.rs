@@ -38,12 +38,12 @@ pub async fn serve(
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| Error::Config(format!("--admin-addr {addr}: {e}")))?;
+        .map_err(|source| Error::AdminBind { addr, source })?;
     tracing::info!(%addr, "admin server listening (/healthz /readyz /metrics)");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .map_err(|e| Error::Config(format!("admin server: {e}")))
+        .map_err(Error::AdminServe)
 }
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {

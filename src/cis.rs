@@ -1,13 +1,17 @@
 //! Baseline findings per subscription, graded against the CIS Microsoft Azure Foundations
 //! Benchmark (v5.0.0 / v6.0.0 numbering), independent of any policy.
 //!
-//! Definitions are precise where other tools are not (see research/peers.md): severity and
+//! Definitions are precise where other tools (Prowler, Azure Policy built-ins) are not: severity and
 //! risk use "this level or higher" semantics, a subscription without a contact fails every
 //! check instead of being skipped, and a disabled contact notifies nobody, so it fails too.
 
 use serde::Serialize;
 
-use crate::{arm::wire::ContactProperties, emails};
+use crate::{
+    arm::wire::ContactProperties,
+    crd::{RiskLevel, Severity},
+    emails,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -22,9 +26,6 @@ pub const OWNER_NOTIFIED: &str = "8.1.12";
 pub const ADDITIONAL_EMAIL: &str = "8.1.13";
 pub const ALERT_SEVERITY: &str = "8.1.14";
 pub const ATTACK_PATH_RISK: &str = "8.1.15";
-
-const KNOWN_SEVERITIES: &[&str] = &["High", "Medium", "Low"];
-const KNOWN_RISK_LEVELS: &[&str] = &["Critical", "High", "Medium", "Low"];
 
 type Check = fn(&ContactProperties) -> Result<String, String>;
 
@@ -97,7 +98,7 @@ fn additional_email(c: &ContactProperties) -> Result<String, String> {
 fn alert_severity(c: &ContactProperties) -> Result<String, String> {
     level(
         c.alert_minimal_severity(),
-        KNOWN_SEVERITIES,
+        Severity::ORDER,
         "alert minimal severity",
     )
 }
@@ -105,7 +106,7 @@ fn alert_severity(c: &ContactProperties) -> Result<String, String> {
 fn attack_path_risk(c: &ContactProperties) -> Result<String, String> {
     level(
         c.attack_path_minimal_risk_level(),
-        KNOWN_RISK_LEVELS,
+        RiskLevel::ORDER,
         "attack-path minimal risk level",
     )
 }

@@ -24,7 +24,9 @@ pub struct Cli {
 impl Command {
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Command::Run(_) | Command::Simulate(_) => "warn,security_contact_operator=info",
+            Command::Run(_) => "warn,security_contact_operator=info",
+            #[cfg(feature = "azure-sim")]
+            Command::Simulate(_) => "warn,security_contact_operator=info,azure_sim=info",
             _ => "warn",
         }
     }
@@ -47,6 +49,7 @@ pub enum Command {
     /// Print the SecurityContactPolicy CustomResourceDefinition (YAML).
     Crd,
     /// Serve a local Azure simulator (ARM + Entra token endpoint over HTTPS).
+    #[cfg(feature = "azure-sim")]
     Simulate(SimulateArgs),
     /// Run the operator: reconcile SecurityContactPolicies in the cluster.
     Run(RunArgs),
@@ -95,6 +98,7 @@ pub struct OneShotArgs {
     pub azure: AzureArgs,
 }
 
+#[cfg(feature = "azure-sim")]
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
     /// Address to listen on.

@@ -1,5 +1,6 @@
 //! From command-line flags to an authenticated ARM client: the cloud, endpoint overrides, an
-//! extra CA, the identity from the standard variables, or the embedded simulator.
+//! extra CA, the identity from the standard variables, or (feature `azure-sim`) the embedded
+//! simulator.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -14,13 +15,13 @@ use crate::{
         http_client,
         metrics::ArmMetrics,
     },
-    simulator::{self, SimConfig, SimHandle, Simulator},
 };
 
 /// Azure access flags, shared by `check`, `apply` and `run`. The names are public interface.
 #[derive(clap::Args, Clone, Debug)]
 pub struct AzureArgs {
     /// Run an embedded Azure simulator seeded with demo data (no Azure account needed).
+    #[cfg(feature = "azure-sim")]
     #[arg(long, conflicts_with_all = ["arm_endpoint", "authority_host", "ca_file"])]
     pub azure_sim: bool,
 
@@ -49,17 +50,56 @@ pub struct AzureArgs {
     pub request_timeout: u64,
 }
 
-/// A connected ARM client; holds the embedded simulator (if any) alive.
+/// Where Azure is and who we are there.
+pub struct Target {
+    pub endpoints: Endpoints,
+    pub identity: Identity,
+    /// Extra CA certificate(s), PEM, trusted for ARM and the authority host.
+    pub extra_ca: Option<Vec<u8>>,
+}
+
+/// A connected ARM client, and what it needs to build clients for other identities.
 pub struct Azure {
     /// The operator's own identity.
     pub arm: ArmClient,
-    pub simulator: Option<SimHandle>,
     http: reqwest::Client,
     endpoints: Endpoints,
     metrics: ArmMetrics,
+    /// Whatever must live as long as the connection: the embedded simulator under
+    /// `--azure-sim`. Opaque, so nothing of the operator depends on the simulator's types.
+    _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Azure {
+    pub fn connect(
+        target: Target,
+        timeout: Duration,
+        metrics: ArmMetrics,
+        keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Result<Azure> {
+        let Target {
+            endpoints,
+            identity,
+            extra_ca,
+        } = target;
+        let http = http_client(timeout, extra_ca.as_deref())?;
+        let credential = identity.credential(&http, &endpoints.authority_host)?;
+        let arm = ArmClient::new(
+            http.clone(),
+            endpoints.arm.clone(),
+            endpoints.scope.clone(),
+            credential,
+            metrics.clone(),
+        );
+        Ok(Azure {
+            arm,
+            http,
+            endpoints,
+            metrics,
+            _keep_alive: keep_alive,
+        })
+    }
+
     /// A client for another identity (a policy's own credentials), same endpoints and CA.
     pub fn client_for(
         &self,
@@ -79,32 +119,21 @@ impl Azure {
 impl AzureArgs {
     pub async fn connect(&self, metrics: ArmMetrics) -> Result<Azure> {
         let timeout = Duration::from_secs(self.request_timeout.max(1));
+        #[cfg(feature = "azure-sim")]
         if self.azure_sim {
-            let handle = Simulator::start(SimConfig::demo()).await?;
-            let url = handle.url().clone();
-            let endpoints =
-                Endpoints::with_overrides(self.azure_cloud, Some(url.clone()), Some(url));
-            let identity = Identity::ClientSecret {
-                tenant_id: simulator::DEMO_TENANT_ID.to_owned(),
-                client_id: simulator::DEMO_CLIENT_ID.to_owned(),
-                client_secret: simulator::DEMO_CLIENT_SECRET.to_owned(),
-            };
-            tracing::info!(url = %handle.url(), "embedded Azure simulator started (demo data)");
-            let ca = handle.ca_pem().as_bytes().to_vec();
-            return assemble(
-                endpoints,
-                &identity,
-                Some(&ca),
-                timeout,
-                metrics,
-                Some(handle),
-            );
+            let (simulator, target) = crate::embedded::start(self.azure_cloud).await?;
+            return Azure::connect(target, timeout, metrics, Some(Box::new(simulator)));
         }
-        let ca = match &self.ca_file {
-            Some(path) => Some(
-                std::fs::read(path)
-                    .map_err(|e| Error::Config(format!("--ca-file {}: {e}", path.display())))?,
-            ),
+        Azure::connect(self.target()?, timeout, metrics, None)
+    }
+
+    /// The target the flags and the standard `AZURE_*` variables describe.
+    fn target(&self) -> Result<Target> {
+        let extra_ca = match &self.ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|source| Error::CaFile {
+                path: path.clone(),
+                source,
+            })?),
             None => None,
         };
         let endpoints = Endpoints::with_overrides(
@@ -114,32 +143,10 @@ impl AzureArgs {
         );
         let identity = Identity::from_env(|name| std::env::var(name).ok());
         tracing::info!(arm = %endpoints.arm, identity = identity.describe(), "using Azure");
-        assemble(endpoints, &identity, ca.as_deref(), timeout, metrics, None)
+        Ok(Target {
+            endpoints,
+            identity,
+            extra_ca,
+        })
     }
-}
-
-fn assemble(
-    endpoints: Endpoints,
-    identity: &Identity,
-    extra_ca: Option<&[u8]>,
-    timeout: Duration,
-    metrics: ArmMetrics,
-    simulator: Option<SimHandle>,
-) -> Result<Azure> {
-    let http = http_client(timeout, extra_ca)?;
-    let credential = identity.credential(&http, &endpoints.authority_host)?;
-    let arm = ArmClient::new(
-        http.clone(),
-        endpoints.arm.clone(),
-        endpoints.scope.clone(),
-        credential,
-        metrics.clone(),
-    );
-    Ok(Azure {
-        arm,
-        simulator,
-        http,
-        endpoints,
-        metrics,
-    })
 }

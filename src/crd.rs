@@ -287,3 +287,41 @@ pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
     serde_saphyr::to_string(&SecurityContactPolicy::crd()).expect("the CRD serialises to YAML")
 }
+
+impl Severity {
+    /// Least inclusive first.
+    pub const ORDER: &'static [&'static str] = &["High", "Medium", "Low"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::High => "High",
+            Severity::Medium => "Medium",
+            Severity::Low => "Low",
+        }
+    }
+}
+
+impl RiskLevel {
+    /// Least inclusive first.
+    pub const ORDER: &'static [&'static str] = &["Critical", "High", "Medium", "Low"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Critical => "Critical",
+            RiskLevel::High => "High",
+            RiskLevel::Medium => "Medium",
+            RiskLevel::Low => "Low",
+        }
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::AccountAdmin => "AccountAdmin",
+            Role::ServiceAdmin => "ServiceAdmin",
+            Role::Owner => "Owner",
+            Role::Contributor => "Contributor",
+        }
+    }
+}

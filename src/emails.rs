@@ -58,7 +58,9 @@ pub fn missing<'a, S: AsRef<str>>(present: &[S], wanted: &'a [String]) -> Vec<&'
         .collect()
 }
 
-/// True when both lists hold the same addresses, ignoring order, case and repeats.
+/// True when both lists hold the same addresses, ignoring order, case and repeats (the
+/// property tests use it to state what Exact means).
+#[cfg(test)]
 pub fn same_set<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> bool {
     a.iter().all(|x| contains(b, x.as_ref())) && b.iter().all(|x| contains(a, x.as_ref()))
 }

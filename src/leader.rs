@@ -44,8 +44,11 @@ pub async fn compete(
     })
 }
 
-fn lease_error(e: LeaseManagerError) -> Error {
-    Error::Config(format!("leader election (Lease {LEASE_NAME}): {e}"))
+fn lease_error(source: LeaseManagerError) -> Error {
+    Error::LeaderElection {
+        lease: LEASE_NAME,
+        source,
+    }
 }
 
 impl Leadership {
@@ -59,9 +62,7 @@ impl Leadership {
             .wait_for(|leader| *leader)
             .await
             .map(|_| ())
-            .map_err(|_| {
-                Error::Config("leader election stopped before the lease was acquired".into())
-            })
+            .map_err(|_| Error::Leadership("election stopped before the lease was acquired"))
     }
 
     /// Resolves when the lease is lost (or the election task ends).

@@ -2,46 +2,100 @@
 //! every Azure subscription an organisation owns.
 //!
 //! The crate reads as a pipeline: [`crd`] declares what is wanted, [`arm`] observes and writes
-//! Azure, [`plan`] decides (pure), [`cis`] grades the baseline (pure), and the CLI in [`oneshot`]
-//! composes them. [`simulator`] is a faithful local Azure (ARM + Entra over HTTPS).
+//! Azure, [`plan`] decides per subscription and [`overlap`] between policies (both pure),
+//! [`cis`] grades the baseline (pure); [`oneshot`] (the CLI) and [`controller`] (the operator)
+//! compose them. The local Azure simulator is a crate of its own (`crates/azure-sim`), linked
+//! in only for `simulate` and `--azure-sim` (cargo feature `azure-sim`, on by default).
 
 pub mod admin;
 pub mod arm;
-pub mod cis;
+pub(crate) mod cis;
 pub mod cli;
 pub mod connect;
 pub mod controller;
 pub mod crd;
-pub mod emails;
+pub(crate) mod emails;
+#[cfg(feature = "azure-sim")]
+pub mod embedded;
 pub mod leader;
 pub mod manifest;
 pub mod metrics;
 pub mod oneshot;
-pub mod outcome;
-pub mod plan;
+pub(crate) mod outcome;
+pub(crate) mod overlap;
+pub(crate) mod plan;
 pub mod report;
-pub mod simulator;
-pub mod status;
+mod text;
 pub mod validate;
 
-/// Every failure the crate reports. Variants are named by what failed; `#[source]` keeps the
-/// cause. Messages never contain a secret or token.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+/// Every failure the crate reports. Variants are named by what failed and carry the call or
+/// object involved; `#[source]` keeps the cause. Messages never contain a secret or token.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    InvalidPolicy(#[from] validate::Invalid),
-
-    #[error("{0}")]
+    #[error(transparent)]
     Arm(#[from] arm::ArmError),
 
-    #[error("azure simulator: {0}")]
-    Simulator(#[from] simulator::SimError),
+    /// A Kubernetes API call failed; `call` names the verb and the object.
+    #[error("Kubernetes API: {call}: {source}")]
+    Kube {
+        call: String,
+        #[source]
+        source: kube::Error,
+    },
 
-    #[error("configuration: {0}")]
-    Config(String),
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot configure a Kubernetes client: {0}")]
+    KubeConfig(#[source] kube::Error),
 
-    #[error("Kubernetes API: {0}")]
-    Kube(#[source] kube::Error),
+    /// The operator cannot list its own resource: usually the CRD is not installed.
+    #[error(
+        "cannot list SecurityContactPolicies ({0}); is the CRD installed? \
+         `security-contact-operator crd | kubectl apply --server-side -f -`"
+    )]
+    CrdMissing(#[source] kube::Error),
+
+    #[error("--ca-file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("--admin-addr {addr}: {source}")]
+    AdminBind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("admin server stopped: {0}")]
+    AdminServe(#[source] std::io::Error),
+
+    #[error("leader election (Lease {lease}): {source}")]
+    LeaderElection {
+        lease: &'static str,
+        #[source]
+        source: kube_lease_manager::LeaseManagerError,
+    },
+
+    /// The election task ended before this replica led, or the lease was lost while leading;
+    /// the process exits non-zero so Kubernetes restarts it as a standby.
+    #[error("leader election: {0}")]
+    Leadership(&'static str),
+
+    /// The Revert ledger of a policy cannot be decoded.
+    #[error("ledger ConfigMap {name} is unreadable: {source}")]
+    LedgerUnreadable {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// `--azure-sim` could not start the embedded simulator.
+    #[error("cannot start the embedded Azure simulator: {0}")]
+    EmbeddedSimulator(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     /// A pass that must be retried (throttling, ARM or token endpoint unavailable); the status
     /// already says so.
@@ -49,7 +103,7 @@ pub enum Error {
     Transient {
         reason: String,
         message: String,
-        retry_after: Option<std::time::Duration>,
+        retry_after: Option<Duration>,
     },
 
     /// Boxed: the finalizer error embeds this type.
@@ -58,6 +112,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed Kubernetes call, named by what it did (`"patch status of ns/name"`).
+    pub fn kube(call: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let call = call.into();
+        move |source| Error::Kube { call, source }
+    }
+
     /// Unwraps the finalizer helper's wrapping so metrics and logs see the real cause.
     pub fn from_finalizer(e: kube::runtime::finalizer::Error<Error>) -> Self {
         use kube::runtime::finalizer::Error as F;
@@ -67,7 +127,7 @@ impl Error {
         }
     }
 
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Transient { retry_after, .. } => *retry_after,
             Error::Arm(e) => e.retry_after(),
@@ -78,11 +138,15 @@ impl Error {
     /// Low-cardinality label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::InvalidPolicy(_) => "invalid_policy",
             Error::Arm(_) => "arm",
-            Error::Simulator(_) => "simulator",
-            Error::Config(_) => "config",
-            Error::Kube(_) => "kube",
+            Error::Kube { .. } => "kube",
+            Error::KubeConfig(_) => "kube_config",
+            Error::CrdMissing(_) => "crd_missing",
+            Error::CaFile { .. } => "ca_file",
+            Error::AdminBind { .. } | Error::AdminServe(_) => "admin",
+            Error::LeaderElection { .. } | Error::Leadership(_) => "leader_election",
+            Error::LedgerUnreadable { .. } => "ledger",
+            Error::EmbeddedSimulator(_) => "embedded_simulator",
             Error::Transient { .. } => "transient",
             Error::Finalizer(_) => "finalizer",
         }

@@ -4,13 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use security_contact_operator::{
-    admin,
+    Result, admin,
     arm::metrics::ArmMetrics,
-    cli::{Cli, Command, LogFormat, OneShotArgs, Output, RunArgs, SimulateArgs},
+    cli::{Cli, Command, LogFormat, OneShotArgs, Output, RunArgs},
     controller, crd, leader, manifest,
     metrics::Metrics,
     oneshot::{self, Action, EXIT_ERROR},
-    report, simulator,
+    report,
 };
 
 #[tokio::main]
@@ -31,10 +31,24 @@ async fn main() -> ExitCode {
         }
         Command::Check(args) => one_shot(args, Action::Check).await,
         Command::Apply { args, dry_run } => one_shot(args, Action::Apply { dry_run }).await,
-        Command::Simulate(args) => simulate(args).await,
-        Command::Run(args) => run(args).await,
+        #[cfg(feature = "azure-sim")]
+        Command::Simulate(args) => {
+            exit_code(security_contact_operator::embedded::simulate(args, shutdown_signal()).await)
+        }
+        Command::Run(args) => exit_code(run(args).await),
     };
     ExitCode::from(code)
+}
+
+/// 0 on success; an error is printed and gives [`EXIT_ERROR`].
+fn exit_code(outcome: Result<()>) -> u8 {
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
+    }
 }
 
 async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
@@ -54,10 +68,7 @@ async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
     let concurrency = usize::from(azure.concurrency);
     let azure = match azure.connect(ArmMetrics::default()).await {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERROR;
-        }
+        Err(e) => return exit_code(Err(e)),
     };
     let result = oneshot::run(&policies, &azure.arm, action, concurrency).await;
     match output {
@@ -67,7 +78,7 @@ async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
     result.exit_code()
 }
 
-async fn run(args: RunArgs) -> u8 {
+async fn run(args: RunArgs) -> Result<()> {
     let RunArgs {
         namespace,
         admin_addr,
@@ -87,49 +98,38 @@ async fn run(args: RunArgs) -> u8 {
     let mut registry =
         prometheus_client::registry::Registry::with_prefix("security_contact_operator");
     let metrics = Metrics::register(&mut registry);
-    let outcome = async {
-        let client = kube::Client::try_default()
-            .await
-            .map_err(security_contact_operator::Error::Kube)?;
-        let concurrency = usize::from(azure.concurrency);
-        let azure = azure.connect(metrics.arm.clone()).await?;
-        let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let leadership = if leader_elect {
-            let lease = &leader_elect_namespace;
-            Some(
-                leader::compete(
-                    client.clone(),
-                    lease,
-                    identity(),
-                    leader_elect_lease_seconds,
-                )
-                .await?,
+    let client = kube::Client::try_default()
+        .await
+        .map_err(security_contact_operator::Error::KubeConfig)?;
+    let concurrency = usize::from(azure.concurrency);
+    let azure = azure.connect(metrics.arm.clone()).await?;
+    let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let leadership = if leader_elect {
+        Some(
+            leader::compete(
+                client.clone(),
+                &leader_elect_namespace,
+                identity(),
+                leader_elect_lease_seconds,
             )
-        } else {
-            None
-        };
-        let options = controller::Options {
-            namespace,
-            concurrency,
-            workers,
-            leadership,
-        };
-        let admin = admin::serve(admin_addr, registry, ready.clone(), shutdown.clone());
-        let operator = controller::run(client, azure, metrics, options, ready, shutdown.clone());
-        // Either ending ends the process: an operator without probes, or probes without an
-        // operator, must not keep running.
-        tokio::select! {
-            r = admin => r,
-            r = operator => r,
-        }
-    }
-    .await;
-    match outcome {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_ERROR
-        }
+            .await?,
+        )
+    } else {
+        None
+    };
+    let options = controller::Options {
+        namespace,
+        concurrency,
+        workers,
+        leadership,
+    };
+    let admin = admin::serve(admin_addr, registry, ready.clone(), shutdown.clone());
+    let operator = controller::run(client, azure, metrics, options, ready, shutdown.clone());
+    // Either ending ends the process: an operator without probes, or probes without an
+    // operator, must not keep running.
+    tokio::select! {
+        r = admin => r,
+        r = operator => r,
     }
 }
 
@@ -139,49 +139,6 @@ fn identity() -> String {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     })
-}
-
-async fn simulate(args: SimulateArgs) -> u8 {
-    let SimulateArgs {
-        listen,
-        seed,
-        ca_out,
-    } = args;
-    let config = match seed {
-        Some(path) => simulator::SimConfig::from_yaml_file(&path),
-        None => Ok(simulator::SimConfig::demo()),
-    };
-    let outcome = match config {
-        Ok(mut config) => {
-            config.bind = listen;
-            let ca = ca_out.display().to_string();
-            let on_ready = |sim: &simulator::SimHandle| {
-                let url = sim.url();
-                println!("Azure simulator (ARM + Entra) listening on {url}");
-                println!("CA certificate written to {ca}");
-                println!("Use it with the demo identity:");
-                println!(
-                    "  AZURE_TENANT_ID={} AZURE_CLIENT_ID={} AZURE_CLIENT_SECRET={} \\",
-                    simulator::DEMO_TENANT_ID,
-                    simulator::DEMO_CLIENT_ID,
-                    simulator::DEMO_CLIENT_SECRET
-                );
-                println!(
-                    "  security-contact-operator check -f examples/ --arm-endpoint {url} --authority-host {url} --ca-file {ca}"
-                );
-                println!("Press Ctrl-C to stop.");
-            };
-            simulator::serve_until(config, &ca_out, on_ready, shutdown_signal()).await
-        }
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_ERROR
-        }
-    }
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (how Kubernetes stops a pod; as PID 1 an unhandled SIGTERM is

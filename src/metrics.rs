@@ -9,7 +9,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::{Error, arm::metrics::ArmMetrics, outcome::Verdict, status::Pass};
+use crate::{Error, arm::metrics::ArmMetrics, controller::status::Pass, outcome::Verdict};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {

@@ -1,9 +1,10 @@
 //! `check` and `apply`: one pass over manifests against Azure, no cluster needed.
 //!
-//! observe (one GET per subscription, bounded concurrency) → plan (pure) → act (`apply` only:
-//! PUT what the plan says, one policy after another on a subscription, each planned against
-//! the state the previous write returned) → report. A failing subscription is reported and
-//! the others carry on.
+//! decide overlaps (the operator's rule, manifest order as age) → observe (one GET per
+//! subscription, bounded concurrency) → plan (pure) → act (`apply` only: PUT what the plan
+//! says, one policy after another on a subscription, each planned against the state the
+//! previous write returned) → report. A failing subscription is reported and the others carry
+//! on.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +15,10 @@ pub use crate::outcome::{Failure, SubscriptionResult, Verdict};
 use crate::{
     arm::{ArmClient, wire::ContactProperties},
     cis,
-    crd::{EmailMerge, Mode},
+    crd::Mode,
     manifest::Loaded,
+    outcome::reason,
+    overlap::{self, Contender, Rank},
     plan,
 };
 
@@ -76,27 +79,17 @@ pub async fn run(
         arm.metrics().count("DELETE"),
     );
 
-    let targets = group_by_subscription(policies);
-    let mut results: Vec<SubscriptionResult> = stream::iter(targets)
+    let (acting, mut results) = hold_back_conflicts(policies);
+    let targets = group_by_subscription(&acting);
+    let swept: Vec<SubscriptionResult> = stream::iter(targets)
         .map(|(subscription, governing)| async move {
-            match conflict(&governing) {
-                Some(message) => governing
-                    .iter()
-                    .map(|p| {
-                        failed(
-                            p,
-                            &subscription,
-                            Failure::terminal("Conflict", message.clone()),
-                        )
-                    })
-                    .collect(),
-                None => reconcile_subscription(arm, &subscription, &governing, action).await,
-            }
+            reconcile_subscription(arm, &subscription, &governing, action).await
         })
         .buffer_unordered(concurrency.max(1))
         .flat_map(stream::iter)
         .collect()
         .await;
+    results.extend(swept);
     // Stable output: manifest order, then subscription order within the policy.
     let order: BTreeMap<String, usize> = policies
         .iter()
@@ -117,38 +110,54 @@ pub async fn run(
     }
 }
 
+/// The overlap rule of the operator ([`overlap::conflict`]), with manifest order as age: a
+/// policy that conflicts with one earlier in the manifests is held back on every subscription
+/// and reported as a `Conflict`; the earlier one acts. Returns the policies that act and the
+/// results of those held back.
+fn hold_back_conflicts(policies: &[Loaded]) -> (Vec<&Loaded>, Vec<SubscriptionResult>) {
+    let contenders: Vec<Contender<'_>> = policies
+        .iter()
+        .enumerate()
+        .map(|(position, p)| Contender {
+            id: p.id(),
+            rank: Rank {
+                age: position as i64,
+                namespace: String::new(),
+                name: p.id(),
+            },
+            spec: &p.policy.spec,
+        })
+        .collect();
+    let mut acting = Vec::new();
+    let mut held_back = Vec::new();
+    for (policy, contender) in policies.iter().zip(&contenders) {
+        match overlap::conflict(contender, &contenders) {
+            None => acting.push(policy),
+            Some(why) => held_back.extend(policy.policy.spec.subscriptions.iter().map(|s| {
+                SubscriptionResult::new(
+                    policy.id(),
+                    policy.policy.spec.mode,
+                    s.to_ascii_lowercase(),
+                )
+                .failed(Failure::terminal(reason::CONFLICT, why.clone()))
+            })),
+        }
+    }
+    (acting, held_back)
+}
+
 /// Subscription (lower-cased) → the policies governing it, in manifest order.
-fn group_by_subscription(policies: &[Loaded]) -> BTreeMap<String, Vec<&Loaded>> {
+fn group_by_subscription<'a>(policies: &[&'a Loaded]) -> BTreeMap<String, Vec<&'a Loaded>> {
     let mut map: BTreeMap<String, Vec<&Loaded>> = BTreeMap::new();
     for policy in policies {
         for sub in &policy.policy.spec.subscriptions {
             let entry = map.entry(sub.to_ascii_lowercase()).or_default();
-            if !entry.iter().any(|p| std::ptr::eq(*p, policy)) {
+            if !entry.iter().any(|p| std::ptr::eq(*p, *policy)) {
                 entry.push(policy);
             }
         }
     }
     map
-}
-
-/// An Exact policy cannot share a subscription: whichever wrote last would undo the other.
-fn conflict(governing: &[&Loaded]) -> Option<String> {
-    if governing.len() < 2 {
-        return None;
-    }
-    let exact = governing
-        .iter()
-        .find(|p| p.policy.spec.contact.email_merge == EmailMerge::Exact)?;
-    let others: Vec<String> = governing
-        .iter()
-        .filter(|p| p.id() != exact.id())
-        .map(|p| p.id())
-        .collect();
-    Some(format!(
-        "{} uses emailMerge Exact but {} also governs this subscription; nothing was written",
-        exact.id(),
-        others.join(", ")
-    ))
 }
 
 async fn reconcile_subscription(
@@ -162,7 +171,10 @@ async fn reconcile_subscription(
         Err(e) => {
             return governing
                 .iter()
-                .map(|p| failed(p, subscription, Failure::from(&e)))
+                .map(|p| {
+                    SubscriptionResult::new(p.id(), p.policy.spec.mode, subscription)
+                        .failed(Failure::from(&e))
+                })
                 .collect();
         }
     };
@@ -170,21 +182,14 @@ async fn reconcile_subscription(
     for policy in governing {
         let spec = &policy.policy.spec;
         let plan = plan::plan(&spec.contact, current.as_ref());
-        let mut result = SubscriptionResult {
-            policy: policy.id(),
-            mode: spec.mode,
-            subscription: subscription.to_owned(),
-            verdict: if plan.is_compliant() {
-                Verdict::Compliant
-            } else {
-                Verdict::NonCompliant
-            },
-            drift: plan.drift.clone(),
-            changes: plan.changes.clone(),
-            created: false,
-            error: None,
-            cis: Vec::new(),
+        let mut result = SubscriptionResult::new(policy.id(), spec.mode, subscription);
+        result.verdict = if plan.is_compliant() {
+            Verdict::Compliant
+        } else {
+            Verdict::NonCompliant
         };
+        result.drift = plan.drift.clone();
+        result.changes = plan.changes.clone();
         let write =
             matches!(action, Action::Apply { dry_run: false }) && spec.mode == Mode::Enforce;
         if let (true, Some(desired)) = (write, &plan.desired) {
@@ -194,10 +199,7 @@ async fn reconcile_subscription(
                     result.created = written.created;
                     current = Some(written.contact.properties);
                 }
-                Err(e) => {
-                    result.verdict = Verdict::Failed;
-                    result.error = Some(Failure::from(&e));
-                }
+                Err(e) => result = result.failed(Failure::from(&e)),
             }
         }
         results.push(result);
@@ -209,16 +211,82 @@ async fn reconcile_subscription(
     results
 }
 
-fn failed(policy: &Loaded, subscription: &str, failure: Failure) -> SubscriptionResult {
-    SubscriptionResult {
-        policy: policy.id(),
-        mode: policy.policy.spec.mode,
-        subscription: subscription.to_owned(),
-        verdict: Verdict::Failed,
-        drift: Vec::new(),
-        changes: Vec::new(),
-        created: false,
-        error: Some(failure),
-        cis: Vec::new(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{ContactSpec, EmailMerge, SecurityContactPolicy, SecurityContactPolicySpec};
+
+    fn loaded(name: &str, merge: EmailMerge, phone: Option<&str>) -> Loaded {
+        let mut policy = SecurityContactPolicy::new(
+            name,
+            SecurityContactPolicySpec {
+                mode: Mode::Enforce,
+                subscriptions: vec!["S1".into(), "s2".into()],
+                contact: ContactSpec {
+                    emails: vec![format!("{name}@contoso.com")],
+                    email_merge: merge,
+                    notify_roles: None,
+                    alert_minimal_severity: None,
+                    attack_path_minimal_risk_level: None,
+                    phone: phone.map(Into::into),
+                },
+                interval: "15m".into(),
+                deletion_policy: Default::default(),
+                suspend: false,
+                credentials: None,
+            },
+        );
+        policy.metadata.namespace = Some("ns".into());
+        Loaded {
+            policy,
+            source: "policies.yaml".into(),
+            document: 1,
+        }
+    }
+
+    #[test]
+    fn the_later_manifest_is_held_back_and_the_earlier_one_acts() {
+        let policies = [
+            loaded("first", EmailMerge::Additive, None),
+            loaded("second", EmailMerge::Exact, None),
+        ];
+        let (acting, held_back) = hold_back_conflicts(&policies);
+        assert_eq!(
+            acting.iter().map(|p| p.id()).collect::<Vec<_>>(),
+            ["ns/first"]
+        );
+        assert_eq!(
+            held_back.len(),
+            2,
+            "every subscription of the held-back policy"
+        );
+        for r in &held_back {
+            assert_eq!(r.policy, "ns/second");
+            assert_eq!(r.verdict, Verdict::Failed);
+            let error = r.error.as_ref().unwrap();
+            assert_eq!(error.reason, reason::CONFLICT);
+            assert!(
+                error.message.contains("conflicts with ns/first"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn two_phones_are_never_both_written() {
+        let policies = [
+            loaded("a", EmailMerge::Additive, Some("+1-555-0100")),
+            loaded("b", EmailMerge::Additive, Some("+1-555-0199")),
+            loaded("c", EmailMerge::Additive, None),
+        ];
+        let (acting, held_back) = hold_back_conflicts(&policies);
+        let ids: Vec<String> = acting.iter().map(|p| p.id()).collect();
+        assert_eq!(
+            ids,
+            ["ns/a", "ns/c"],
+            "additive policies without a phone coexist"
+        );
+        assert!(held_back.iter().all(|r| r.policy == "ns/b"));
     }
 }

@@ -11,6 +11,16 @@ use crate::{
     plan::{Drift, FieldChange},
 };
 
+/// Reasons (one CamelCase word) shared by the CLI's report and the policy's conditions.
+pub mod reason {
+    pub const COMPLIANT: &str = "Compliant";
+    pub const NON_COMPLIANT: &str = "NonCompliant";
+    pub const SUSPENDED: &str = "Suspended";
+    pub const CONFLICT: &str = "Conflict";
+    pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
+    pub const PROGRESSING: &str = "Progressing";
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Verdict {
     Compliant,
@@ -37,6 +47,30 @@ pub struct SubscriptionResult {
     pub error: Option<Failure>,
     /// CIS baseline of the contact as it is after this run.
     pub cis: Vec<Finding>,
+}
+
+impl SubscriptionResult {
+    /// A subscription not looked at yet: compliant until the pass says otherwise.
+    pub fn new(policy: impl Into<String>, mode: Mode, subscription: impl Into<String>) -> Self {
+        SubscriptionResult {
+            policy: policy.into(),
+            mode,
+            subscription: subscription.into(),
+            verdict: Verdict::Compliant,
+            drift: Vec::new(),
+            changes: Vec::new(),
+            created: false,
+            error: None,
+            cis: Vec::new(),
+        }
+    }
+
+    /// This subscription could not be read or written.
+    pub fn failed(mut self, failure: Failure) -> Self {
+        self.verdict = Verdict::Failed;
+        self.error = Some(failure);
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -44,19 +44,6 @@ impl Plan {
     pub fn is_compliant(&self) -> bool {
         self.drift.is_empty()
     }
-
-    /// Addresses the spec requires that the contact lacks.
-    pub fn missing_emails(&self) -> Vec<String> {
-        self.drift
-            .iter()
-            .find_map(|d| match d {
-                Drift::ContactMissing { emails } | Drift::MissingEmails { emails } => {
-                    Some(emails.clone())
-                }
-                _ => None,
-            })
-            .unwrap_or_default()
-    }
 }
 
 /// One reason a contact is not compliant.
@@ -444,42 +431,34 @@ pub fn diff(before: &ContactProperties, after: &ContactProperties) -> Vec<FieldC
         .collect()
 }
 
-impl Severity {
-    /// Least inclusive first.
-    pub const ORDER: &'static [&'static str] = &["High", "Medium", "Low"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::High => "High",
-            Severity::Medium => "Medium",
-            Severity::Low => "Low",
-        }
-    }
+/// What Revert does to one subscription, pure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Revert {
+    /// The addresses this policy added that come off (those another live policy requires stay).
+    pub removed: Vec<String>,
+    /// The properties to PUT: the current contact with only `removed` taken out.
+    pub desired: ContactProperties,
 }
 
-impl RiskLevel {
-    /// Least inclusive first.
-    pub const ORDER: &'static [&'static str] = &["Critical", "High", "Medium", "Low"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RiskLevel::Critical => "Critical",
-            RiskLevel::High => "High",
-            RiskLevel::Medium => "Medium",
-            RiskLevel::Low => "Low",
-        }
+/// Revert on a contact: take off the addresses this policy added (`added`, from the ledger)
+/// unless another live policy requires them (`required_elsewhere`); keep everything else as it
+/// is. `None` when nothing of ours is on the contact (or there is no contact).
+pub fn revert(
+    current: Option<&ContactProperties>,
+    added: &[String],
+    required_elsewhere: &[String],
+) -> Option<Revert> {
+    let current = current?;
+    let present = emails::split(current.emails.as_deref().unwrap_or_default());
+    let (removed, kept): (Vec<String>, Vec<String>) = present
+        .into_iter()
+        .partition(|a| emails::contains(added, a) && !emails::contains(required_elsewhere, a));
+    if removed.is_empty() {
+        return None;
     }
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::AccountAdmin => "AccountAdmin",
-            Role::ServiceAdmin => "ServiceAdmin",
-            Role::Owner => "Owner",
-            Role::Contributor => "Contributor",
-        }
-    }
+    let mut desired = current.clone();
+    desired.emails = Some(emails::join(&kept));
+    Some(Revert { removed, desired })
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use security_contact_operator::{
-    arm::{
-        ArmClient, ArmError, RetryPolicy, credential::Identity, http_client, metrics::ArmMetrics,
-    },
-    simulator::{self, FaultConfig, FaultRule, RouteKind, SimConfig, SimHandle, Simulator, Storm},
+use azure_sim::{
+    self as simulator, FaultConfig, FaultRule, RouteKind, SimConfig, SimHandle, Simulator, Storm,
+};
+use security_contact_operator::arm::{
+    ArmClient, ArmError, RetryPolicy, credential::Identity, http_client, metrics::ArmMetrics,
 };
 
 fn client(sim: &SimHandle, retry: RetryPolicy) -> ArmClient {

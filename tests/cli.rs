@@ -4,8 +4,8 @@
 
 use std::{path::Path, process::Output};
 
-use security_contact_operator::simulator::{
-    self, FaultConfig, FaultRule, RouteKind, SimConfig, SimHandle, Simulator, Storm,
+use azure_sim::{
+    self as simulator, FaultConfig, FaultRule, RouteKind, SimConfig, SimHandle, Simulator, Storm,
 };
 use serde_json::json;
 

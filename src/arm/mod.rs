@@ -177,14 +177,6 @@ impl ArmClient {
         })
     }
 
-    /// Deletes the contact; `false` when there was none (204).
-    pub async fn delete_contact(&self, subscription: &str) -> Result<bool, ArmError> {
-        let (status, _) = self
-            .send(Method::DELETE, self.contact_url(subscription), None)
-            .await?;
-        Ok(status == StatusCode::OK)
-    }
-
     /// Every subscription the identity can see, following `nextLink`.
     pub async fn list_subscriptions(&self) -> Result<Vec<Subscription>, ArmError> {
         let mut url = self.endpoint.clone();

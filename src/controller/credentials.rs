@@ -14,7 +14,7 @@ use crate::{
     connect::Azure,
     crd::SecurityContactPolicy,
     outcome::Failure,
-    status::reason::CREDENTIALS_INVALID,
+    outcome::reason::CREDENTIALS_INVALID,
 };
 
 pub const KEYS: [&str; 3] = ["tenantId", "clientId", "clientSecret"];

@@ -15,7 +15,7 @@ use kube::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, crd::SecurityContactPolicy, emails};
+use crate::{Error, Result, crd::SecurityContactPolicy};
 
 const KEY: &str = "ledger.json";
 
@@ -113,7 +113,11 @@ pub fn name(policy: &SecurityContactPolicy) -> String {
 }
 
 pub async fn load(api: &Api<ConfigMap>, policy: &SecurityContactPolicy) -> Result<Ledger> {
-    let Some(cm) = api.get_opt(&name(policy)).await.map_err(Error::Kube)? else {
+    let Some(cm) = api
+        .get_opt(&name(policy))
+        .await
+        .map_err(Error::kube(format!("get ConfigMap {}", name(policy))))?
+    else {
         return Ok(Ledger::default());
     };
     let text = cm
@@ -125,8 +129,10 @@ pub async fn load(api: &Api<ConfigMap>, policy: &SecurityContactPolicy) -> Resul
     if text.is_empty() {
         return Ok(Ledger::default());
     }
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Config(format!("ledger {} is unreadable: {e}", name(policy))))
+    serde_json::from_str(&text).map_err(|source| Error::LedgerUnreadable {
+        name: name(policy),
+        source,
+    })
 }
 
 pub async fn save(
@@ -146,7 +152,8 @@ pub async fn save(
             "labels": {"app.kubernetes.io/managed-by": "security-contact-operator"},
             "ownerReferences": owner,
         },
-        "data": { KEY: serde_json::to_string(ledger).map_err(|e| Error::Config(e.to_string()))? },
+        // A map of strings always serialises.
+        "data": { KEY: serde_json::to_string(ledger).expect("ledger serialises") },
     });
     api.patch(
         &name(policy),
@@ -154,7 +161,7 @@ pub async fn save(
         &Patch::Apply(cm),
     )
     .await
-    .map_err(Error::Kube)?;
+    .map_err(Error::kube(format!("apply ConfigMap {}", name(policy))))?;
     Ok(())
 }
 
@@ -162,18 +169,8 @@ pub async fn delete(api: &Api<ConfigMap>, policy: &SecurityContactPolicy) -> Res
     match api.delete(&name(policy), &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
-        Err(e) => Err(Error::Kube(e)),
+        Err(e) => Err(Error::kube(format!("delete ConfigMap {}", name(policy)))(e)),
     }
-}
-
-/// Addresses to take off a subscription on Revert: those this policy added, unless another
-/// live policy still requires them.
-pub fn to_remove(added: &[String], still_required: &[String]) -> Vec<String> {
-    added
-        .iter()
-        .filter(|a| !emails::contains(still_required, a))
-        .cloned()
-        .collect()
 }
 
 #[cfg(test)]
@@ -206,11 +203,5 @@ mod tests {
         let size = serde_json::to_string(&l).unwrap().len();
         assert!(size < 1024 * 1024, "ledger is {size} bytes");
         assert_eq!(l.added("00000042-0000-0000-0000-000000000000").len(), 50);
-    }
-
-    #[test]
-    fn removal_spares_what_others_require() {
-        let added = vec!["a@x.io".to_owned(), "b@x.io".to_owned()];
-        assert_eq!(to_remove(&added, &["B@x.io".to_owned()]), vec!["a@x.io"]);
     }
 }

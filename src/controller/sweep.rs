@@ -73,22 +73,8 @@ async fn one(
     subscription: &str,
     locks: &WriteLocks,
 ) -> (SubscriptionResult, Vec<String>) {
-    let mut result = SubscriptionResult {
-        policy: policy_id.to_owned(),
-        mode: spec.mode,
-        subscription: subscription.to_owned(),
-        verdict: Verdict::Compliant,
-        drift: Vec::new(),
-        changes: Vec::new(),
-        created: false,
-        error: None,
-        cis: Vec::new(),
-    };
-    let fail = |mut result: SubscriptionResult, failure: Failure| {
-        result.verdict = Verdict::Failed;
-        result.error = Some(failure);
-        (result, Vec::new())
-    };
+    let mut result = SubscriptionResult::new(policy_id, spec.mode, subscription);
+    let fail = |result: SubscriptionResult, failure: Failure| (result.failed(failure), Vec::new());
 
     let observed = match read(arm, subscription).await {
         Ok(o) => o,

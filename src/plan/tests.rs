@@ -515,4 +515,63 @@ proptest! {
             prop_assert!(emails::same_set(&split(&desired), &s.emails));
         }
     }
+
+    #[test]
+    fn revert_removes_only_ours_and_spares_what_others_require(
+        current in observed(),
+        ours in prop::sample::subsequence(POOL, 0..4),
+        theirs in prop::sample::subsequence(POOL, 0..3),
+    ) {
+        let ours: Vec<String> = ours.iter().map(|a| a.to_uppercase()).collect();
+        let theirs: Vec<String> = theirs.iter().map(|a| (*a).to_owned()).collect();
+        let Some(current) = current else {
+            prop_assert_eq!(revert(None, &ours, &theirs), None);
+            return Ok(());
+        };
+        let before = split(&current);
+        match revert(Some(&current), &ours, &theirs) {
+            None => prop_assert!(before
+                .iter()
+                .all(|a| !emails::contains(&ours, a) || emails::contains(&theirs, a))),
+            Some(r) => {
+                let after = split(&r.desired);
+                for a in &before {
+                    let gone = !emails::contains(&after, a);
+                    prop_assert_eq!(
+                        gone,
+                        emails::contains(&ours, a) && !emails::contains(&theirs, a),
+                        "{} handled wrongly", a
+                    );
+                }
+                prop_assert!(!r.removed.is_empty());
+                let mut unchanged = r.desired.clone();
+                unchanged.emails = current.emails.clone();
+                prop_assert_eq!(unchanged, current, "only the emails change");
+            }
+        }
+    }
+}
+
+#[test]
+fn revert_takes_off_our_address_and_keeps_a_persons() {
+    let current = enabled("person@contoso.com;ours@contoso.com;shared@contoso.com");
+    let r = revert(
+        Some(&current),
+        &["OURS@contoso.com".into(), "shared@contoso.com".into()],
+        &["shared@contoso.com".into()],
+    )
+    .expect("something to remove");
+    assert_eq!(r.removed, ["ours@contoso.com"]);
+    assert_eq!(
+        r.desired.emails.as_deref(),
+        Some("person@contoso.com;shared@contoso.com")
+    );
+    assert_eq!(
+        revert(
+            Some(&enabled("person@contoso.com")),
+            &["ours@contoso.com".into()],
+            &[]
+        ),
+        None
+    );
 }

@@ -8,14 +8,12 @@ mod support;
 
 use std::time::Duration;
 
+use azure_sim::{self as simulator, FaultConfig, FaultRule, RouteKind, SimConfig, Storm};
 use kube::{
     ResourceExt,
     api::{DeleteParams, PostParams},
 };
-use security_contact_operator::{
-    crd::SecurityContactPolicy,
-    simulator::{self, FaultConfig, FaultRule, RouteKind, SimConfig, Storm},
-};
+use security_contact_operator::crd::SecurityContactPolicy;
 use serde_json::json;
 use support::{Env, condition, resource_version, world};
 

@@ -10,18 +10,16 @@ use std::{
     time::{Duration, Instant},
 };
 
+use azure_sim::{
+    Access, PrincipalSeed, SimConfig, SimHandle, Simulator, SubscriptionSeed, TenantSeed,
+};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, ResourceExt,
     api::{Patch, PatchParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
 };
-use security_contact_operator::{
-    crd::SecurityContactPolicy,
-    simulator::{
-        Access, PrincipalSeed, SimConfig, SimHandle, Simulator, SubscriptionSeed, TenantSeed,
-    },
-};
+use security_contact_operator::crd::SecurityContactPolicy;
 use serde_json::{Value, json};
 
 pub const TENANT: &str = "0000000e-2e00-0000-0000-0000000000aa";
@@ -188,29 +186,17 @@ impl Drop for Cluster {
 
 /// Subscription seeds: id and the contact it starts with (None = no contact).
 pub fn world(subscriptions: &[(&str, Option<Value>)]) -> SimConfig {
-    let access = |level| {
-        subscriptions
-            .iter()
-            .map(|(id, _)| ((*id).to_owned(), level))
-            .collect()
-    };
     SimConfig {
         tenants: vec![TenantSeed {
             id: TENANT.into(),
             principals: vec![
                 PrincipalSeed {
-                    client_id: OPERATOR_ID.into(),
-                    client_secret: Some(OPERATOR_SECRET.into()),
                     object_id: Some("0000000e-2e00-0000-0000-0000000000b1".into()),
-                    access: access(Access::ReadWrite),
-                    ..Default::default()
+                    ..PrincipalSeed::with_secret(OPERATOR_ID, OPERATOR_SECRET, Access::ReadWrite)
                 },
                 PrincipalSeed {
-                    client_id: TEAM_ID.into(),
-                    client_secret: Some(TEAM_SECRET.into()),
                     object_id: Some("0000000e-2e00-0000-0000-0000000000b2".into()),
-                    access: access(Access::ReadWrite),
-                    ..Default::default()
+                    ..PrincipalSeed::with_secret(TEAM_ID, TEAM_SECRET, Access::ReadWrite)
                 },
             ],
             subscriptions: subscriptions

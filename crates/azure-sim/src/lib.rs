@@ -1,13 +1,15 @@
 //! An in-process Azure simulator: the Entra ID token endpoint and the slice of Azure Resource
 //! Manager this operator talks to, over real HTTPS, with throttling, faults and counters.
 //!
-//! Behaviour follows `shared/research/azure-api.md` and the 2023-12-01-preview examples in
-//! `shared/arm-fixtures/`; where the research marks something UNVERIFIED, the choice made here
-//! is marked UNVERIFIED in the code too.
+//! Behaviour follows the published 2023-12-01-preview spec and examples of
+//! Azure/azure-rest-api-specs (copies in `tests/fixtures/arm/`, replayed by the tests), ARM's
+//! documented error and throttling behaviour, and the Entra token endpoint as `azure_identity`
+//! 1.0 calls it; where the public record does not settle a detail, the choice made here is
+//! marked UNVERIFIED in the code.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), security_contact_operator::simulator::SimError> {
-//! use security_contact_operator::simulator::{SimConfig, Simulator};
+//! # async fn demo() -> Result<(), azure_sim::SimError> {
+//! use azure_sim::{SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig::demo()).await?;
 //! println!("ARM and authority host: {}", sim.url());
 //! sim.state().reset_requests();
@@ -89,7 +91,7 @@ pub use demo::{
 pub use error::SimError;
 pub use faults::{FaultConfig, FaultRule, Latency, Storm};
 pub use route::RouteKind;
-pub use server::{SimHandle, Simulator, serve_forever, serve_until};
+pub use server::{SimHandle, Simulator, serve_until};
 pub use state::SimState;
 pub use throttle::{BucketConfig, ThrottleConfig};
 

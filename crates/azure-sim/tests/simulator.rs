@@ -2,17 +2,17 @@
 //! authentication and RBAC errors, the Entra token endpoint through the real `azure_identity`
 //! credentials, throttling, faults, counters, the control API and seeding.
 
-mod sim_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::TokenCredential;
-use security_contact_operator::simulator::{
+use azure_sim::{
     self, BucketConfig, FaultConfig, FaultRule, Latency, RouteKind, STATUS_RESET, SimConfig, Storm,
     SubscriptionState, ThrottleConfig,
 };
 use serde_json::{Value, json};
-use sim_support::*;
+use support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Security contacts
@@ -295,7 +295,7 @@ async fn authentication_errors_are_401_with_www_authenticate() {
     );
 }
 
-async fn token_for(sim: &simulator::SimHandle, tenant: &str, client: &str, secret: &str) -> String {
+async fn token_for(sim: &azure_sim::SimHandle, tenant: &str, client: &str, secret: &str) -> String {
     token(sim, tenant, client, secret).await
 }
 
@@ -339,7 +339,7 @@ async fn rbac_refusals_are_403_authorization_failed() {
 
     // Granting through the control object takes effect at once (same token).
     sim.state()
-        .set_access(HIDDEN_SUB, WRITER, simulator::Access::Read)
+        .set_access(HIDDEN_SUB, WRITER, azure_sim::Access::Read)
         .expect("grant");
     let (status, _, _) = send(
         client
@@ -1029,7 +1029,7 @@ tenants:
 
 #[tokio::test]
 async fn demo_seed_shows_every_situation() {
-    use simulator::*;
+    use azure_sim::*;
     let sim = start(SimConfig::demo()).await;
     let client = http(&sim);
     let token = token(&sim, DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
@@ -1102,7 +1102,7 @@ async fn serve_until_writes_the_ca_and_stops_on_shutdown() {
     let (url_tx, url_rx) = tokio::sync::oneshot::channel();
     let ca_for_server = ca_path.clone();
     let server = tokio::spawn(async move {
-        simulator::serve_until(
+        azure_sim::serve_until(
             SimConfig::demo(),
             &ca_for_server,
             |handle| {

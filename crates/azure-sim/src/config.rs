@@ -121,6 +121,23 @@ pub struct PrincipalSeed {
     pub access: BTreeMap<String, Access>,
 }
 
+impl PrincipalSeed {
+    /// A principal that signs in with `client_secret` and has `access` on every subscription
+    /// of its tenant.
+    pub fn with_secret(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        access: Access,
+    ) -> Self {
+        PrincipalSeed {
+            client_id: client_id.into(),
+            client_secret: Some(client_secret.into()),
+            access: [("*".to_owned(), access)].into_iter().collect(),
+            ..PrincipalSeed::default()
+        }
+    }
+}
+
 /// What a principal's role assignment on a subscription allows for security contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,6 +225,23 @@ impl SubscriptionSeed {
 }
 
 impl SimConfig {
+    /// One tenant, one principal that signs in with a client secret and may read and write
+    /// every subscription, and `subscriptions`: the world most benchmarks and replays need.
+    pub fn single_tenant(
+        tenant: impl Into<String>,
+        principal: PrincipalSeed,
+        subscriptions: Vec<SubscriptionSeed>,
+    ) -> Self {
+        SimConfig {
+            tenants: vec![TenantSeed {
+                id: tenant.into(),
+                principals: vec![principal],
+                subscriptions,
+            }],
+            ..SimConfig::default()
+        }
+    }
+
     /// Parses a YAML seed and checks it for consistency.
     pub fn from_yaml_str(yaml: &str) -> Result<SimConfig, SimError> {
         let config: SimConfig = serde_saphyr::from_str(yaml).map_err(SimError::SeedYaml)?;

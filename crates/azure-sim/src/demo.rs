@@ -60,7 +60,7 @@ impl SimConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::config::{Access, SubscriptionState};
+    use crate::config::{Access, SubscriptionState};
 
     #[test]
     fn demo_yaml_matches_the_constants() {

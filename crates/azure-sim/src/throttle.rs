@@ -3,7 +3,7 @@
 //! Each subscription-scoped request spends one token from the bucket of its operation type
 //! (read, write, delete), keyed by subscription and principal; `GET /subscriptions` spends from
 //! the tenant reads bucket keyed by tenant and principal. Defaults are the published ARM limits
-//! (research/performance-reliability.md §1.1). The 15× all-principals "global" bucket is not
+//! (learn.microsoft.com, "Understand how Azure Resource Manager throttles requests"). The 15× all-principals "global" bucket is not
 //! simulated. Remaining counts are what governor's GCRA state says is left *after* this request,
 //! which matches ARM's `…-reads: 249` after the first read.
 

@@ -161,31 +161,8 @@ impl Drop for SimHandle {
     }
 }
 
-/// Runs a simulator until `shutdown` resolves: the CLI's `simulate` subcommand. Writes the CA
-/// to `ca_out`, then prints the URL and the CA path to stdout (the one place this module
-/// prints: it is the subcommand's user interface).
-pub async fn serve_forever(
-    config: SimConfig,
-    ca_out: &Path,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), SimError> {
-    serve_until(
-        config,
-        ca_out,
-        |handle| {
-            println!(
-                "Azure simulator (ARM + Entra token endpoint): {}",
-                handle.url()
-            );
-            println!("CA certificate: {}", ca_out.display());
-        },
-        shutdown,
-    )
-    .await
-}
-
-/// Like [`serve_forever`], but hands the running handle to `on_ready` (after the CA is
-/// written) instead of printing.
+/// Runs a simulator until `shutdown` resolves (the operator's `simulate` subcommand): writes
+/// the CA to `ca_out`, then hands the running handle to `on_ready`.
 pub async fn serve_until(
     config: SimConfig,
     ca_out: &Path,

@@ -1,4 +1,5 @@
-//! Replays every 2023-12-01-preview example from `shared/arm-fixtures/` against the simulator
+//! Replays every 2023-12-01-preview example in `tests/fixtures/arm/` (verbatim copies of the
+//! published Azure REST API spec examples; their source is in that folder's README) against the simulator
 //! over real HTTPS, with a token that the real `azure_identity::ClientSecretCredential` got
 //! from the simulator's token endpoint, and compares status and body with the example.
 //!
@@ -6,19 +7,15 @@
 //! `type`, a 201 whose emails differ from the request, …). Those are listed in
 //! `KNOWN_ARTEFACTS`; the test prints them and fails if the set of mismatches changes in
 //! either direction, so a new divergence cannot slip in unnoticed.
-//!
-//! The shared folder is `$SIM_SHARED_DIR` when set, else `<crate>/../shared`.
 
-mod sim_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use security_contact_operator::simulator::{
-    Access, PrincipalSeed, SimConfig, SubscriptionSeed, TenantSeed,
-};
+use azure_sim::{Access, PrincipalSeed, SimConfig, SubscriptionSeed};
 use serde_json::{Map, Value, json};
-use sim_support::{ARM_SCOPE, header, http, send, start};
+use support::{ARM_SCOPE, header, http, send, start};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const CLIENT: &str = "fixture-replay";
@@ -57,10 +54,10 @@ const KNOWN_ARTEFACTS: &[(&str, &str)] = &[
 ];
 
 fn fixtures_dir() -> PathBuf {
-    let shared = std::env::var_os("SIM_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    shared.join("arm-fixtures").join("2023-12-01-preview")
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/arm/2023-12-01-preview"
+    ))
 }
 
 /// One request to replay and the answer the example expects.
@@ -213,23 +210,15 @@ async fn replays_every_2023_12_01_preview_example() {
     );
 
     let subscriptions: BTreeSet<String> = cases.iter().map(|c| c.subscription.clone()).collect();
-    let config = SimConfig {
-        tenants: vec![TenantSeed {
-            id: TENANT.into(),
-            principals: vec![PrincipalSeed {
-                client_id: CLIENT.into(),
-                client_secret: Some(SECRET.into()),
-                access: [("*".to_owned(), Access::ReadWrite)].into_iter().collect(),
-                ..PrincipalSeed::default()
-            }],
-            subscriptions: subscriptions.iter().map(SubscriptionSeed::new).collect(),
-        }],
-        ..SimConfig::default()
-    };
+    let config = SimConfig::single_tenant(
+        TENANT,
+        PrincipalSeed::with_secret(CLIENT, SECRET, Access::ReadWrite),
+        subscriptions.iter().map(SubscriptionSeed::new).collect(),
+    );
     let sim = start(config).await;
     let token = {
         use azure_core::credentials::TokenCredential;
-        sim_support::secret_credential(&sim, TENANT, CLIENT, SECRET)
+        support::secret_credential(&sim, TENANT, CLIENT, SECRET)
             .get_token(&[ARM_SCOPE], None)
             .await
             .expect("ClientSecretCredential gets a token from the simulator")

@@ -1,5 +1,5 @@
 //! `Microsoft.Security/securityContacts` at api-version 2023-12-01-preview: the resource shape,
-//! PUT-body validation, and the four operations (research/azure-api.md §1–§2, §4).
+//! PUT-body validation, and the four operations (the 2023-12-01-preview spec and examples, and the behaviour reported in public issues).
 //!
 //! The stored record is the `properties` object exactly as the last writer sent it, unknown
 //! fields included: ARM echoes what it accepts, and the spec says nothing about normalising

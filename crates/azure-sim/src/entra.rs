@@ -1,5 +1,5 @@
 //! The Entra ID token endpoint, `POST /{tenant}/oauth2/v2.0/token`, for the two client
-//! credential flows `azure_identity` 1.0 uses (research/azure-api.md §5.2–§5.4):
+//! credential flows `azure_identity` 1.0 uses (`azure_identity` 1.0's `client_secret_credential.rs`, `client_assertion_credential.rs` and its Entra response handling):
 //!
 //! * client secret: `client_id, client_secret, grant_type=client_credentials, scope`;
 //! * client assertion (workload identity): `client_assertion,

@@ -13,7 +13,7 @@ use azure_identity::{
     ClientSecretCredential, ClientSecretCredentialOptions, WorkloadIdentityCredential,
     WorkloadIdentityCredentialOptions,
 };
-use security_contact_operator::simulator::{
+use azure_sim::{
     Access, PrincipalSeed, SECURITY_CONTACTS_API_VERSION, SimConfig, SimHandle, Simulator,
     SubscriptionSeed, TenantSeed,
 };
@@ -66,11 +66,8 @@ pub fn world() -> SimConfig {
                         ..PrincipalSeed::default()
                     },
                     PrincipalSeed {
-                        client_id: READER.into(),
-                        client_secret: Some(READER_SECRET.into()),
                         object_id: Some(READER_OID.into()),
-                        access: [("*".to_owned(), Access::Read)].into_iter().collect(),
-                        ..PrincipalSeed::default()
+                        ..PrincipalSeed::with_secret(READER, READER_SECRET, Access::Read)
                     },
                     PrincipalSeed {
                         client_id: FEDERATED.into(),
@@ -83,12 +80,11 @@ pub fn world() -> SimConfig {
             },
             TenantSeed {
                 id: OTHER_TENANT.into(),
-                principals: vec![PrincipalSeed {
-                    client_id: OUTSIDER.into(),
-                    client_secret: Some(OUTSIDER_SECRET.into()),
-                    access: [("*".to_owned(), Access::ReadWrite)].into_iter().collect(),
-                    ..PrincipalSeed::default()
-                }],
+                principals: vec![PrincipalSeed::with_secret(
+                    OUTSIDER,
+                    OUTSIDER_SECRET,
+                    Access::ReadWrite,
+                )],
                 subscriptions: vec![SubscriptionSeed::new(FOREIGN_SUB)],
             },
         ],

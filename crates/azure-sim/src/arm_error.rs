@@ -1,7 +1,7 @@
 //! ARM error responses: `{"error":{"code":…,"message":…}}` with the status, code and message
-//! text Azure uses (research/azure-api.md §3.1–§3.2).
+//! text Azure uses (ARM's common error response in Azure/azure-rest-api-specs `common-types`, and the codes ARM documents).
 //!
-//! Codes and messages marked UNVERIFIED in the research are marked the same way here; they are
+//! Codes and messages not settled by a public source are marked UNVERIFIED here; they are
 //! plausible shapes, and clients should branch on the HTTP status rather than on them.
 
 use axum::response::{IntoResponse, Response};

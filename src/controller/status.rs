@@ -30,14 +30,7 @@ pub const MAX_MESSAGE: usize = 512;
 /// status stays under 64 KiB however long the addresses and messages are.
 pub const MAX_LIST_BYTES: usize = 48 * 1024;
 
-pub mod reason {
-    pub const COMPLIANT: &str = "Compliant";
-    pub const NON_COMPLIANT: &str = "NonCompliant";
-    pub const SUSPENDED: &str = "Suspended";
-    pub const CONFLICT: &str = "Conflict";
-    pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
-    pub const PROGRESSING: &str = "Progressing";
-}
+pub use crate::outcome::reason;
 
 /// What one reconcile of a policy came to.
 #[derive(Clone, Debug)]
@@ -252,14 +245,7 @@ fn failure_message(failures: &[&&Failure], total: i32) -> String {
 }
 
 fn clip(message: &str) -> String {
-    if message.len() <= MAX_MESSAGE {
-        return message.to_owned();
-    }
-    let mut end = MAX_MESSAGE - 3;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &message[..end])
+    crate::text::clip(message, MAX_MESSAGE)
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub(crate) fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::config::SubscriptionState;
+    use crate::config::SubscriptionState;
     use std::collections::BTreeMap;
 
     fn sub(n: u8) -> Subscription {

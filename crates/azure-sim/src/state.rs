@@ -357,7 +357,7 @@ impl SimState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::config::{PrincipalSeed, SubscriptionSeed, TenantSeed};
+    use crate::config::{PrincipalSeed, SubscriptionSeed, TenantSeed};
 
     const SUB_A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
     const SUB_B: &str = "aaaaaaaa-0000-0000-0000-000000000002";

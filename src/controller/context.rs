@@ -1,0 +1,72 @@
+//! What every reconcile shares: clients, the policy cache, locks, metrics, backoff state.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use kube::{
+    Client,
+    runtime::{
+        events::{Recorder, Reporter},
+        reflector::{ObjectRef, Store},
+    },
+};
+
+use super::{FIELD_MANAGER, credentials::ClientCache, sweep::WriteLocks};
+use crate::{connect::Azure, crd::SecurityContactPolicy, metrics::Metrics};
+
+pub struct Context {
+    pub client: Client,
+    pub azure: Azure,
+    /// One Recorder for the process, so the API server aggregates repeated Events.
+    pub recorder: Recorder,
+    /// Every policy the operator watches (overlaps, Revert's "still required").
+    pub store: Store<SecurityContactPolicy>,
+    pub metrics: Metrics,
+    /// Most ARM requests in flight for one policy's sweep.
+    pub concurrency: usize,
+    pub locks: WriteLocks,
+    pub clients: ClientCache,
+    /// Consecutive failed passes per policy, for the error policy's backoff.
+    failures: Mutex<HashMap<ObjectRef<SecurityContactPolicy>, u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        azure: Azure,
+        store: Store<SecurityContactPolicy>,
+        metrics: Metrics,
+        concurrency: usize,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            azure,
+            store,
+            metrics,
+            concurrency,
+            locks: Default::default(),
+            clients: Default::default(),
+            failures: Default::default(),
+        }
+    }
+
+    /// Counts one more failed pass of `policy` and returns how many in a row.
+    pub(crate) fn failed(&self, policy: &SecurityContactPolicy) -> u32 {
+        let mut failures = self.failures.lock().expect("failure map");
+        let n = failures.entry(ObjectRef::from_obj(policy)).or_default();
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets a policy's backoff state: after a good pass, or once it is deleted.
+    pub(crate) fn forget(&self, policy: &SecurityContactPolicy) {
+        self.failures
+            .lock()
+            .expect("failure map")
+            .remove(&ObjectRef::from_obj(policy));
+    }
+}

@@ -1,0 +1,201 @@
+//! One reconcile of one policy: gather → decide → act → record.
+//!
+//! `finalizer()` is the only top-level action: Apply for a live policy, Cleanup (see
+//! [`super::cleanup`]) for one being deleted. Apply gathers the policy and the other policies
+//! the operator sees, asks [`gate`] whether a pass may run, writes a Progressing status on a
+//! new generation, sweeps the subscriptions (observe → plan → act, in [`super::sweep`]), and
+//! carries out what [`record`] decided: the status (only when it changed), the Events (only on
+//! transitions) and the requeue. ARM has no watch, so the requeue after `interval` ± 10 % is
+//! the drift detector. Transient failures return an error after the status is written, and
+//! [`error_policy`] backs off.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::{api::core::v1::ConfigMap, jiff::Timestamp};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        controller::Action,
+        finalizer::{Event as Finalizer, finalizer},
+    },
+};
+
+use super::{
+    FIELD_MANAGER, FINALIZER, cleanup,
+    context::Context,
+    events,
+    gate::{self, Gate},
+    ledger,
+    record::{self, Retry},
+    sweep,
+};
+use crate::{
+    Error, Result,
+    controller::status::Pass,
+    crd::{DeletionPolicy, SecurityContactPolicy, SecurityContactPolicyStatus},
+    outcome::Failure,
+    validate::parse_interval,
+};
+
+/// Used when the spec's interval cannot be read (admission normally prevents that).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(900);
+/// No requeue waits longer than this, whatever ARM's `Retry-After` says.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(600);
+
+pub async fn reconcile(policy: Arc<SecurityContactPolicy>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let api: Api<SecurityContactPolicy> =
+        Api::namespaced(ctx.client.clone(), &policy.namespace().unwrap_or_default());
+    let result = finalizer(&api, FINALIZER, policy, |event| async {
+        match event {
+            Finalizer::Apply(p) => apply(&p, &ctx).await,
+            Finalizer::Cleanup(p) => cleanup::cleanup(&p, &ctx).await,
+        }
+    })
+    .await
+    .map_err(Error::from_finalizer);
+    ctx.metrics.reconciled(&result, started.elapsed());
+    result
+}
+
+/// Backoff for failed passes: 5 s doubling to 5 min with ±10 % jitter, never sooner than the
+/// `Retry-After` ARM gave, never later than the interval or 10 minutes.
+pub fn error_policy(
+    policy: Arc<SecurityContactPolicy>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let attempt = ctx.failed(&policy);
+    let cap = interval(&policy).min(MAX_RETRY_WAIT);
+    let wait = record::backoff(attempt, error.retry_after(), cap, jitter());
+    tracing::warn!(policy = %policy.name_any(), attempt, wait_s = wait.as_secs(), "pass failed: {error}");
+    Action::requeue(wait)
+}
+
+async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
+    // Gather and decide.
+    let id = policy_id(policy);
+    let gate = gate::gate(policy, ctx.store.state().iter().map(AsRef::as_ref));
+    let progressing = record::progressing(policy, Timestamp::now());
+
+    // Act.
+    if let Some(status) = &progressing {
+        patch_status(policy, ctx, status).await?;
+    }
+    let pass = match gate {
+        Gate::Suspended => Pass::Suspended,
+        Gate::Blocked(failure) => Pass::Blocked(failure),
+        Gate::Run => sweep(policy, ctx, &id).await?,
+    };
+
+    // Record.
+    let record = record::record(policy, progressing.as_ref(), &pass, Timestamp::now());
+    if let Some(status) = &record.status {
+        patch_status(policy, ctx, status).await?;
+    }
+    events::publish(ctx, policy, &record.events).await;
+    ctx.metrics.observe_pass(&id, &pass);
+    match record.retry {
+        Some(Retry {
+            reason,
+            message,
+            retry_after,
+        }) => Err(Error::Transient {
+            reason,
+            message,
+            retry_after,
+        }),
+        None => {
+            ctx.forget(policy);
+            Ok(Action::requeue(interval(policy).mul_f64(jitter())))
+        }
+    }
+}
+
+/// Credentials, then one sweep over the subscriptions; addresses the sweep added are put in
+/// the Revert ledger right after (never before) the write that added them.
+async fn sweep(policy: &SecurityContactPolicy, ctx: &Context, id: &str) -> Result<Pass> {
+    let arm = match ctx
+        .clients
+        .client_for(&ctx.client, &ctx.azure, policy)
+        .await
+    {
+        Ok(arm) => arm,
+        Err(failure) => return Ok(Pass::Blocked(failure)),
+    };
+    if let Err(e) = arm.check_credential().await
+        && !e.is_transient()
+    {
+        return Ok(Pass::Blocked(Failure::from(&e)));
+    }
+    let swept = sweep::sweep(&arm, id, &policy.spec, &ctx.locks, ctx.concurrency).await;
+    if policy.spec.deletion_policy == DeletionPolicy::Revert && !swept.added.is_empty() {
+        record_added(policy, ctx, &swept.added).await?;
+    }
+    Ok(Pass::Swept(swept.results))
+}
+
+async fn record_added(
+    policy: &SecurityContactPolicy,
+    ctx: &Context,
+    added: &[(String, Vec<String>)],
+) -> Result<()> {
+    let api: Api<ConfigMap> =
+        Api::namespaced(ctx.client.clone(), &policy.namespace().unwrap_or_default());
+    let mut record = ledger::load(&api, policy).await?;
+    let mut changed = false;
+    for (subscription, addresses) in added {
+        changed |= record.record(subscription, addresses);
+    }
+    if changed {
+        ledger::save(&api, policy, &record).await?;
+    }
+    Ok(())
+}
+
+/// Server-side apply on `/status` under one field manager.
+async fn patch_status(
+    policy: &SecurityContactPolicy,
+    ctx: &Context,
+    status: &SecurityContactPolicyStatus,
+) -> Result<()> {
+    let api: Api<SecurityContactPolicy> =
+        Api::namespaced(ctx.client.clone(), &policy.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "apiVersion": SecurityContactPolicy::api_version(&()),
+        "kind": SecurityContactPolicy::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &policy.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(patch),
+    )
+    .await
+    .map_err(Error::kube(format!(
+        "patch status of {}",
+        policy_id(policy)
+    )))?;
+    Ok(())
+}
+
+pub(crate) fn policy_id(policy: &SecurityContactPolicy) -> String {
+    format!(
+        "{}/{}",
+        policy.namespace().unwrap_or_default(),
+        policy.name_any()
+    )
+}
+
+fn interval(policy: &SecurityContactPolicy) -> Duration {
+    parse_interval(&policy.spec.interval).unwrap_or(DEFAULT_INTERVAL)
+}
+
+/// A factor in [0.9, 1.1]: policies created together spread out instead of firing together.
+fn jitter() -> f64 {
+    0.9 + fastrand::f64() * 0.2
+}

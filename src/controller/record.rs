@@ -1,0 +1,322 @@
+//! What a pass leaves behind, pure: (status before, status after, what happened) → the status
+//! to write (only when it changed), the Events to publish (only on transitions and writes), and
+//! how to requeue. The reconcile function carries these out and decides nothing itself.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::{Resource, runtime::events::EventType};
+
+use crate::{
+    controller::status::{self, Pass},
+    crd::{SecurityContactPolicy, SecurityContactPolicyStatus, condition::READY},
+    outcome::Verdict,
+    outcome::reason,
+};
+
+/// An Event to publish about the policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub type_: EventType,
+    pub reason: String,
+    pub note: String,
+}
+
+impl Note {
+    pub fn normal(reason: &str, note: impl Into<String>) -> Self {
+        Note {
+            type_: EventType::Normal,
+            reason: reason.to_owned(),
+            note: note.into(),
+        }
+    }
+
+    pub fn warning(reason: &str, note: impl Into<String>) -> Self {
+        Note {
+            type_: EventType::Warning,
+            reason: reason.to_owned(),
+            note: note.into(),
+        }
+    }
+}
+
+/// A pass that must be retried sooner than the interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    pub reason: String,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+/// Everything a pass writes back to Kubernetes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// The status to write, or `None` when it is what the cluster already holds.
+    pub status: Option<SecurityContactPolicyStatus>,
+    pub events: Vec<Note>,
+    /// `Some` when a transient failure means "try again soon"; `None` means "see you at the
+    /// next interval".
+    pub retry: Option<Retry>,
+}
+
+/// The status to write before a pass on a new generation, so people (and Argo CD / Flux) see
+/// progress during a long sweep. `None` when the generation was already observed or the
+/// policy is suspended.
+pub fn progressing(
+    policy: &SecurityContactPolicy,
+    now: Timestamp,
+) -> Option<SecurityContactPolicyStatus> {
+    let generation = policy.meta().generation;
+    let previous = policy.status.as_ref();
+    if policy.spec.suspend || previous.and_then(|s| s.observed_generation) == generation {
+        return None;
+    }
+    let started = Pass::Started {
+        subscriptions: policy.spec.subscriptions.len(),
+    };
+    Some(status::next(
+        generation,
+        policy.spec.mode,
+        previous,
+        &started,
+        now,
+    ))
+}
+
+/// The record of `pass`. `before` is the status the pass started from (what Events compare
+/// against); `written` is what the cluster holds now (the Progressing status, if one was
+/// written this pass, else `before`).
+pub fn record(
+    policy: &SecurityContactPolicy,
+    written: Option<&SecurityContactPolicyStatus>,
+    pass: &Pass,
+    now: Timestamp,
+) -> Record {
+    let before = policy.status.as_ref();
+    let holds = written.or(before);
+    let next = status::next(policy.meta().generation, policy.spec.mode, holds, pass, now);
+    let events = events(before, &next, pass);
+    Record {
+        status: (holds != Some(&next)).then_some(next),
+        events,
+        retry: retry(pass),
+    }
+}
+
+/// Events on transitions only: a write made to Azure, and the Ready condition changing.
+pub fn events(
+    before: Option<&SecurityContactPolicyStatus>,
+    next: &SecurityContactPolicyStatus,
+    pass: &Pass,
+) -> Vec<Note> {
+    let mut notes = Vec::new();
+    if let Pass::Swept(results) = pass {
+        let written: Vec<String> = results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Remediated)
+            .map(|r| {
+                let changes: Vec<String> = r.changes.iter().map(ToString::to_string).collect();
+                let verb = if r.created { "created" } else { "updated" };
+                format!("{} {verb}: {}", r.subscription, changes.join(", "))
+            })
+            .collect();
+        if !written.is_empty() {
+            notes.push(Note::normal("Remediated", written.join("; ")));
+        }
+    }
+    let ready = |s: Option<&SecurityContactPolicyStatus>| {
+        s.and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    if ready(before) != ready(Some(next))
+        && let Some(condition) = next.conditions.iter().find(|c| c.type_ == READY)
+    {
+        let calm = condition.status == "True" || condition.reason == reason::SUSPENDED;
+        let note = if calm { Note::normal } else { Note::warning };
+        notes.push(note(&condition.reason, condition.message.clone()));
+    }
+    notes
+}
+
+/// The transient failures of a pass, folded into one retry that waits at least as long as the
+/// longest `Retry-After` among them.
+pub fn retry(pass: &Pass) -> Option<Retry> {
+    let transient: Vec<_> = match pass {
+        Pass::Swept(results) => results
+            .iter()
+            .filter_map(|r| r.error.as_ref())
+            .filter(|f| f.transient)
+            .collect(),
+        Pass::Blocked(f) if f.transient => vec![f],
+        _ => Vec::new(),
+    };
+    let first = transient.first()?;
+    Some(Retry {
+        reason: first.reason.clone(),
+        message: first.message.clone(),
+        retry_after: transient.iter().filter_map(|f| f.retry_after).max(),
+    })
+}
+
+/// Backoff after `attempt` failed passes in a row: 5 s doubling to 5 min, never sooner than
+/// ARM's `Retry-After`, and never later than `cap` whatever `Retry-After` says (a hostile or
+/// broken `Retry-After: 99999999` must not stop drift checks for months). `jitter` in
+/// [0.9, 1.1] spreads retries of many policies.
+pub fn backoff(
+    attempt: u32,
+    retry_after: Option<Duration>,
+    cap: Duration,
+    jitter: f64,
+) -> Duration {
+    let doubling = Duration::from_secs(5)
+        .saturating_mul(1u32 << attempt.clamp(1, 7).saturating_sub(1))
+        .min(Duration::from_secs(300));
+    doubling
+        .mul_f64(jitter)
+        .max(retry_after.unwrap_or_default())
+        .min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        controller::fixtures::{PolicyBuilder, swept},
+        outcome::Failure,
+    };
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn a_new_generation_shows_progress_once() {
+        let fresh = PolicyBuilder::new("p").generation(2).build();
+        let progressing = progressing(&fresh, at(0)).expect("new generation");
+        let reconciling = progressing
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Reconciling")
+            .expect("Reconciling");
+        assert_eq!(reconciling.reason, reason::PROGRESSING);
+        assert_eq!(progressing.observed_generation, Some(2));
+
+        let seen = PolicyBuilder::new("p")
+            .generation(2)
+            .status(progressing)
+            .build();
+        assert_eq!(super::progressing(&seen, at(1)), None);
+        let suspended = PolicyBuilder::new("p").generation(3).suspended().build();
+        assert_eq!(super::progressing(&suspended, at(1)), None);
+    }
+
+    #[test]
+    fn steady_state_writes_nothing_and_says_nothing() {
+        let pass = swept(&[("s1", Verdict::Compliant)]);
+        let first = record(&PolicyBuilder::new("p").build(), None, &pass, at(0));
+        let status = first.status.clone().expect("first status");
+        assert_eq!(
+            first.events.len(),
+            1,
+            "Ready became True: {:?}",
+            first.events
+        );
+        assert_eq!(first.events[0].reason, reason::COMPLIANT);
+
+        let steady = PolicyBuilder::new("p").status(status).build();
+        let again = record(&steady, None, &pass, at(600));
+        assert_eq!(
+            again,
+            Record {
+                status: None,
+                events: vec![],
+                retry: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_write_is_announced_even_when_ready_does_not_flip() {
+        let before = record(
+            &PolicyBuilder::new("p").build(),
+            None,
+            &swept(&[("s1", Verdict::Compliant)]),
+            at(0),
+        )
+        .status
+        .unwrap();
+        let policy = PolicyBuilder::new("p").status(before).build();
+        let r = record(
+            &policy,
+            None,
+            &swept(&[("s1", Verdict::Remediated)]),
+            at(60),
+        );
+        assert_eq!(r.status, None, "still 1/1 compliant: nothing to write");
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].reason, "Remediated");
+        assert_eq!(r.events[0].type_, EventType::Normal);
+    }
+
+    #[test]
+    fn events_compare_with_the_status_before_the_progressing_write() {
+        // New generation: Progressing was written this pass, then the sweep came back
+        // compliant. Ready went False(Progressing) -> True within the pass, but the event
+        // compares with what people saw before the pass.
+        let policy = PolicyBuilder::new("p").generation(1).build();
+        let progressing = progressing(&policy, at(0)).unwrap();
+        let r = record(
+            &policy,
+            Some(&progressing),
+            &swept(&[("s1", Verdict::Compliant)]),
+            at(1),
+        );
+        assert!(r.status.is_some(), "Progressing must be replaced");
+        assert_eq!(
+            r.events
+                .iter()
+                .map(|n| n.reason.as_str())
+                .collect::<Vec<_>>(),
+            [reason::COMPLIANT]
+        );
+    }
+
+    #[test]
+    fn transient_failures_retry_after_the_longest_retry_after() {
+        let mut pass = swept(&[("s1", Verdict::Failed), ("s2", Verdict::Failed)]);
+        if let Pass::Swept(results) = &mut pass {
+            for (r, secs) in results.iter_mut().zip([3, 9]) {
+                r.error = Some(Failure {
+                    transient: true,
+                    retry_after: Some(Duration::from_secs(secs)),
+                    ..Failure::terminal("TooManyRequests", "throttled")
+                });
+            }
+        }
+        let retry = retry(&pass).expect("transient");
+        assert_eq!(retry.reason, "TooManyRequests");
+        assert_eq!(retry.retry_after, Some(Duration::from_secs(9)));
+        let blocked = Pass::Blocked(Failure::terminal(reason::CONFLICT, "older policy"));
+        assert_eq!(
+            super::retry(&blocked),
+            None,
+            "a person must act: no fast retry"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_five_minutes_and_caps_retry_after() {
+        let hour = Duration::from_secs(3600);
+        let waits: Vec<u64> = (1..=9)
+            .map(|n| backoff(n, None, hour, 1.0).as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        let retry_after = Some(Duration::from_secs(30));
+        assert_eq!(backoff(1, retry_after, hour, 1.0), Duration::from_secs(30));
+        let absurd = Some(Duration::from_secs(99_999_999));
+        assert_eq!(
+            backoff(1, absurd, Duration::from_secs(600), 1.0),
+            Duration::from_secs(600)
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! The middle tier: `reconcile` against a mocked Kubernetes API server (tower-test behind a
+//! real `kube::Client`) and the Azure simulator over real HTTPS. Each test asserts the exact
+//! Kubernetes requests a pass makes, in order; no control plane is needed.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use azure_sim::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SUB_COMPLIANT, DEMO_SUB_CONTACT_MISSING,
+    DEMO_SUB_READ_ONLY, DEMO_TENANT_ID, RouteKind, SimConfig, SimHandle, Simulator,
+};
+use http::{Request, Response};
+use kube::{
+    Client,
+    client::Body,
+    runtime::{reflector, watcher},
+};
+use serde_json::{Value, json};
+
+use super::{FINALIZER, context::Context, fixtures::PolicyBuilder, ledger, reconcile::reconcile};
+use crate::{
+    arm::{
+        cloud::{Cloud, Endpoints},
+        credential::Identity,
+    },
+    connect::{Azure, Target},
+    crd::SecurityContactPolicy,
+    metrics::Metrics,
+};
+
+/// One request the operator sent to the API server.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    body: Value,
+}
+
+impl Seen {
+    /// `"PATCH /apis/…/status"`: what the assertions compare.
+    fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+const POLICIES: &str = "/apis/securitycontact.dev/v1alpha1/namespaces/ns/securitycontactpolicies";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
+const CONFIGMAPS: &str = "/api/v1/namespaces/ns/configmaps";
+
+/// A fake API server holding one policy: it applies the finalizer JSON patch and status
+/// patches to it, keeps ConfigMaps, accepts Events, and records every request.
+struct ApiServer {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl ApiServer {
+    fn start(policy: &SecurityContactPolicy) -> (Client, ApiServer) {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let mut object = serde_json::to_value(policy).expect("policy JSON");
+        let mut configmaps = serde_json::Map::new();
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let method = request.method().to_string();
+                let path = request.uri().path().to_owned();
+                let bytes = request
+                    .into_body()
+                    .collect_bytes()
+                    .await
+                    .expect("request body");
+                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let (code, answer) = respond(&method, &path, &body, &mut object, &mut configmaps);
+                log.lock().unwrap().push(Seen { method, path, body });
+                let response = Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                    .unwrap();
+                send.send_response(response);
+            }
+        });
+        (Client::new(service, "default"), ApiServer { seen })
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.seen().iter().map(Seen::line).collect()
+    }
+}
+
+fn respond(
+    method: &str,
+    path: &str,
+    body: &Value,
+    policy: &mut Value,
+    configmaps: &mut serde_json::Map<String, Value>,
+) -> (u16, Value) {
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "reason": "NotFound", "code": 404, "message": format!("{path} not found")});
+    let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+    match method {
+        "PATCH" if path.starts_with(POLICIES) && path.ends_with("/status") => {
+            policy["status"] = body["status"].clone();
+            (200, policy.clone())
+        }
+        "PATCH" if path.starts_with(POLICIES) => {
+            // The finalizer helper's JSON patch: test + add of metadata.finalizers.
+            let finalizers = policy["metadata"]["finalizers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut finalizers: Vec<Value> = finalizers;
+            finalizers.push(json!(FINALIZER));
+            policy["metadata"]["finalizers"] = Value::Array(finalizers);
+            (200, policy.clone())
+        }
+        "POST" if path == EVENTS => (201, body.clone()),
+        "GET" if path.starts_with(CONFIGMAPS) => match configmaps.get(&name) {
+            Some(cm) => (200, cm.clone()),
+            None => (404, not_found),
+        },
+        "PATCH" if path.starts_with(CONFIGMAPS) => {
+            configmaps.insert(name, body.clone());
+            (200, body.clone())
+        }
+        _ => (404, not_found),
+    }
+}
+
+/// The operator's context against `client`, the simulator's demo world and a store that
+/// holds `policies`.
+fn context(client: Client, sim: &SimHandle, policies: &[&SecurityContactPolicy]) -> Arc<Context> {
+    let url = sim.url();
+    let target = Target {
+        endpoints: Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url)),
+        identity: Identity::ClientSecret {
+            tenant_id: DEMO_TENANT_ID.into(),
+            client_id: DEMO_CLIENT_ID.into(),
+            client_secret: DEMO_CLIENT_SECRET.into(),
+        },
+        extra_ca: Some(sim.ca_pem().as_bytes().to_vec()),
+    };
+    let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
+    let azure = Azure::connect(target, Duration::from_secs(10), metrics.arm.clone(), None)
+        .expect("connect to the simulator");
+    let (reader, mut writer) = reflector::store();
+    for p in policies {
+        writer.apply_watcher_event(&watcher::Event::Apply((*p).clone()));
+    }
+    Arc::new(Context::new(client, azure, reader, metrics, 4))
+}
+
+async fn simulator() -> SimHandle {
+    Simulator::start(SimConfig::demo())
+        .await
+        .expect("simulator")
+}
+
+fn puts(sim: &SimHandle) -> u64 {
+    sim.state()
+        .requests()
+        .count("PUT", RouteKind::SecurityContact, None)
+}
+
+fn gets(sim: &SimHandle) -> u64 {
+    sim.state()
+        .requests()
+        .count("GET", RouteKind::SecurityContact, None)
+}
+
+/// Reconciles `policy` once and returns the requests the API server saw.
+async fn pass(
+    sim: &SimHandle,
+    policy: &SecurityContactPolicy,
+) -> (
+    ApiServer,
+    Result<kube::runtime::controller::Action, crate::Error>,
+) {
+    let (client, server) = ApiServer::start(policy);
+    let ctx = context(client, sim, &[policy]);
+    let result = reconcile(Arc::new(policy.clone()), ctx).await;
+    (server, result)
+}
+
+fn status_of(seen: &Seen) -> crate::crd::SecurityContactPolicyStatus {
+    serde_json::from_value(seen.body["status"].clone()).expect("status body")
+}
+
+fn condition<'a>(
+    status: &'a crate::crd::SecurityContactPolicyStatus,
+    type_: &str,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    status.conditions.iter().find(|c| c.type_ == type_)
+}
+
+#[tokio::test]
+async fn the_finalizer_is_added_first_and_nothing_else_happens() {
+    let sim = simulator().await;
+    let policy = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING])
+        .build();
+    let (server, result) = pass(&sim, &policy).await;
+    result.expect("reconcile");
+    let seen = server.seen();
+    assert_eq!(server.lines(), [format!("PATCH {POLICIES}/p")]);
+    let ops = seen[0].body.as_array().expect("a JSON patch");
+    assert!(
+        ops.iter()
+            .any(|op| op["op"] == "add" && op["path"].as_str().unwrap().contains("finalizers")),
+        "{ops:?}"
+    );
+    assert_eq!(
+        gets(&sim) + puts(&sim),
+        0,
+        "no Azure call before the finalizer"
+    );
+}
+
+#[tokio::test]
+async fn a_new_generation_writes_progressing_once_then_the_verdict() {
+    let sim = simulator().await;
+    let policy = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING])
+        .generation(3)
+        .finalized()
+        .build();
+    let (server, result) = pass(&sim, &policy).await;
+    result.expect("reconcile");
+    assert_eq!(
+        server.lines(),
+        [
+            format!("PATCH {POLICIES}/p/status"),
+            format!("PATCH {POLICIES}/p/status"),
+            format!("POST {EVENTS}"),
+            format!("POST {EVENTS}"),
+        ]
+    );
+    let seen = server.seen();
+    let progressing = status_of(&seen[0]);
+    let reconciling = condition(&progressing, "Reconciling").expect("Reconciling");
+    assert_eq!(
+        (reconciling.status.as_str(), reconciling.reason.as_str()),
+        ("True", "Progressing")
+    );
+    assert_eq!(progressing.observed_generation, Some(3));
+    let done = status_of(&seen[1]);
+    assert_eq!(condition(&done, "Ready").unwrap().status, "True");
+    assert!(condition(&done, "Reconciling").is_none());
+    assert_eq!(done.observed_generation, Some(3));
+    // SSA under one field manager, forced.
+    assert_eq!(seen[1].body["kind"], "SecurityContactPolicy");
+    let reasons: Vec<&str> = seen[2..]
+        .iter()
+        .map(|s| s.body["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Remediated", "Compliant"]);
+    assert!(
+        seen[2].body["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{DEMO_SUB_CONTACT_MISSING} created")),
+        "{}",
+        seen[2].body["note"]
+    );
+    assert_eq!(puts(&sim), 1);
+}
+
+#[tokio::test]
+async fn steady_state_makes_no_kubernetes_request_at_all() {
+    let sim = simulator().await;
+    let first = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .emails(&["security@contoso.com"])
+        .finalized()
+        .build();
+    let (server, result) = pass(&sim, &first).await;
+    result.expect("first pass");
+    let status = status_of(
+        server
+            .seen()
+            .iter()
+            .rev()
+            .find(|s| s.path.ends_with("/status"))
+            .unwrap(),
+    );
+
+    let steady = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .emails(&["security@contoso.com"])
+        .finalized()
+        .status(status)
+        .build();
+    sim.state().reset_requests();
+    let (server, result) = pass(&sim, &steady).await;
+    result.expect("steady pass");
+    assert_eq!(
+        server.lines(),
+        Vec::<String>::new(),
+        "no status patch, no Event"
+    );
+    assert_eq!((gets(&sim), puts(&sim)), (1, 0), "one GET, no PUT");
+}
+
+#[tokio::test]
+async fn a_repaired_drift_is_one_event_and_no_status_write() {
+    let sim = simulator().await;
+    let policy = |status| {
+        let b = PolicyBuilder::new("p")
+            .subscriptions(&[DEMO_SUB_COMPLIANT])
+            .emails(&["security@contoso.com"])
+            .finalized();
+        match status {
+            Some(s) => b.status(s).build(),
+            None => b.build(),
+        }
+    };
+    let (server, _) = pass(&sim, &policy(None)).await;
+    let status = status_of(
+        server
+            .seen()
+            .iter()
+            .rev()
+            .find(|s| s.path.ends_with("/status"))
+            .unwrap(),
+    );
+
+    // A person disables the contact in the portal; the next pass repairs it.
+    sim.state()
+        .set_contact(
+            DEMO_SUB_COMPLIANT,
+            json!({"emails": "security@contoso.com", "isEnabled": false}),
+        )
+        .unwrap();
+    let (server, result) = pass(&sim, &policy(Some(status))).await;
+    result.expect("repair pass");
+    assert_eq!(server.lines(), [format!("POST {EVENTS}")]);
+    assert_eq!(server.seen()[0].body["reason"], "Remediated");
+}
+
+#[tokio::test]
+async fn the_revert_ledger_is_written_only_after_a_successful_put() {
+    let sim = simulator().await;
+    // The read-only subscription answers the PUT with 403: nothing was added, nothing recorded.
+    let policy = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING, DEMO_SUB_READ_ONLY])
+        .revert()
+        .finalized()
+        .status(Default::default())
+        .generation(1)
+        .build();
+    let mut policy = policy;
+    policy.status.as_mut().unwrap().observed_generation = Some(1);
+    let (server, result) = pass(&sim, &policy).await;
+    result.expect("reconcile");
+    let ledger = format!("{CONFIGMAPS}/{}", ledger::name(&policy));
+    let lines = server.lines();
+    assert_eq!(
+        lines[..2],
+        [format!("GET {ledger}"), format!("PATCH {ledger}")],
+        "{lines:#?}"
+    );
+    assert!(
+        lines[2..].iter().all(|l| !l.contains(CONFIGMAPS)),
+        "{lines:#?}"
+    );
+    let recorded = server.seen()[1].body["data"]["ledger.json"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(recorded.contains("secops@contoso.com"), "{recorded}");
+    assert!(recorded.contains(DEMO_SUB_CONTACT_MISSING), "{recorded}");
+    assert!(!recorded.contains(DEMO_SUB_READ_ONLY), "{recorded}");
+
+    // When every PUT fails, the ledger is not touched at all.
+    let sim = simulator().await;
+    let policy = PolicyBuilder::new("q")
+        .subscriptions(&[DEMO_SUB_READ_ONLY])
+        .revert()
+        .finalized()
+        .build();
+    let (server, _) = pass(&sim, &policy).await;
+    assert!(
+        server.lines().iter().all(|l| !l.contains(CONFIGMAPS)),
+        "{:#?}",
+        server.lines()
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_policy_makes_no_azure_call() {
+    let sim = simulator().await;
+    let old = PolicyBuilder::new("old")
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .emails(&["security@contoso.com"])
+        .finalized()
+        .build();
+    let new = PolicyBuilder::new("new")
+        .created(10)
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .exact()
+        .finalized()
+        .build();
+    let (client, server) = ApiServer::start(&new);
+    let ctx = context(client, &sim, &[&old, &new]);
+    reconcile(Arc::new(new.clone()), ctx)
+        .await
+        .expect("a conflict is a verdict, not an error");
+    assert_eq!(sim.state().requests().total, 0, "no token, no GET, no PUT");
+    let seen = server.seen();
+    let last = status_of(
+        seen.iter()
+            .rev()
+            .find(|s| s.path.ends_with("/status"))
+            .unwrap(),
+    );
+    let stalled = condition(&last, "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "Conflict");
+    assert!(stalled.message.contains("ns/old"), "{}", stalled.message);
+}

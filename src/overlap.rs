@@ -1,0 +1,219 @@
+//! Policies that govern the same subscription, pure. One rule, used by the CLI and the
+//! operator alike.
+//!
+//! Two Additive policies coexist: each only adds its own addresses and accepts a more
+//! inclusive level. An Exact policy cannot share a subscription (whichever wrote last would
+//! undo the other), nor can two policies that both set a different phone. The *newer* policy
+//! is the one held back, so the older keeps working and nothing flaps: in the cluster "newer"
+//! is the later creation time (then namespace, then name); in the CLI it is the later position
+//! in the manifests.
+
+use crate::crd::{EmailMerge, Mode, SecurityContactPolicySpec};
+
+/// Where a policy stands in the "older wins" order. Compared field by field.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    /// Creation time in seconds (cluster) or position in the manifests (CLI).
+    pub age: i64,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// One live policy as the overlap rule sees it.
+#[derive(Clone, Debug)]
+pub struct Contender<'a> {
+    /// How messages name it: `namespace/name`, or the manifest id.
+    pub id: String,
+    pub rank: Rank,
+    pub spec: &'a SecurityContactPolicySpec,
+}
+
+/// Why `this` must not act, naming the older policy it conflicts with; `None` when it may.
+/// `others` are the other live policies (not deleting); `this` itself may be among them.
+pub fn conflict<'a>(
+    this: &Contender<'_>,
+    others: impl IntoIterator<Item = &'a Contender<'a>>,
+) -> Option<String> {
+    let mut reasons = Vec::new();
+    for other in others {
+        if other.rank >= this.rank {
+            continue;
+        }
+        let shared: Vec<&String> = this
+            .spec
+            .subscriptions
+            .iter()
+            .filter(|s| {
+                other
+                    .spec
+                    .subscriptions
+                    .iter()
+                    .any(|o| o.eq_ignore_ascii_case(s))
+            })
+            .collect();
+        let Some(first) = shared.first() else {
+            continue;
+        };
+        let (mine, theirs) = (&this.spec.contact, &other.spec.contact);
+        let why = if mine.email_merge == EmailMerge::Exact {
+            "this policy uses emailMerge Exact"
+        } else if theirs.email_merge == EmailMerge::Exact {
+            "it uses emailMerge Exact"
+        } else if matches!((&mine.phone, &theirs.phone), (Some(a), Some(b)) if a.trim() != b.trim())
+        {
+            "both set a different phone"
+        } else {
+            continue;
+        };
+        let more = if shared.len() > 1 {
+            format!(" and {} more", shared.len() - 1)
+        } else {
+            String::new()
+        };
+        reasons.push(format!(
+            "conflicts with {} on subscription {first}{more}: {why}; the older policy wins and this one writes nothing",
+            other.id
+        ));
+    }
+    reasons.sort();
+    reasons.into_iter().next()
+}
+
+/// Addresses that other live Enforce policies require on `subscription`: Revert must leave
+/// them, even if this policy added them first.
+pub fn required_elsewhere<'a>(
+    subscription: &str,
+    others: impl IntoIterator<Item = &'a Contender<'a>>,
+) -> Vec<String> {
+    others
+        .into_iter()
+        .filter(|p| {
+            p.spec.mode == Mode::Enforce
+                && p.spec
+                    .subscriptions
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(subscription))
+        })
+        .flat_map(|p| p.spec.contact.emails.iter().cloned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{ContactSpec, SecurityContactPolicySpec};
+
+    fn spec(subs: &[&str], merge: EmailMerge) -> SecurityContactPolicySpec {
+        SecurityContactPolicySpec {
+            mode: Default::default(),
+            subscriptions: subs.iter().map(|s| (*s).to_owned()).collect(),
+            contact: ContactSpec {
+                emails: vec!["a@contoso.com".into()],
+                email_merge: merge,
+                notify_roles: None,
+                alert_minimal_severity: None,
+                attack_path_minimal_risk_level: None,
+                phone: None,
+            },
+            interval: "15m".into(),
+            deletion_policy: Default::default(),
+            suspend: false,
+            credentials: None,
+        }
+    }
+
+    fn contender<'a>(name: &str, age: i64, spec: &'a SecurityContactPolicySpec) -> Contender<'a> {
+        Contender {
+            id: format!("ns/{name}"),
+            rank: Rank {
+                age,
+                namespace: "ns".into(),
+                name: name.into(),
+            },
+            spec,
+        }
+    }
+
+    #[test]
+    fn two_additive_policies_coexist() {
+        let (sa, sb) = (
+            spec(&["s1"], EmailMerge::Additive),
+            spec(&["S1"], EmailMerge::Additive),
+        );
+        let (a, b) = (contender("a", 0, &sa), contender("b", 1, &sb));
+        assert_eq!(conflict(&b, [&a, &b]), None);
+        assert_eq!(conflict(&a, [&a, &b]), None);
+    }
+
+    #[test]
+    fn exact_holds_back_the_newer_policy_only() {
+        let (so, sn) = (
+            spec(&["s1", "s2"], EmailMerge::Additive),
+            spec(&["s2", "s1"], EmailMerge::Exact),
+        );
+        let (old, new) = (contender("old", 0, &so), contender("new", 5, &sn));
+        assert_eq!(conflict(&old, [&old, &new]), None);
+        let why = conflict(&new, [&old, &new]).unwrap();
+        assert_eq!(
+            why,
+            "conflicts with ns/old on subscription s2 and 1 more: this policy uses emailMerge Exact; \
+             the older policy wins and this one writes nothing"
+        );
+    }
+
+    #[test]
+    fn different_phones_conflict() {
+        let (mut so, mut sn) = (
+            spec(&["s1"], EmailMerge::Additive),
+            spec(&["s1"], EmailMerge::Additive),
+        );
+        so.contact.phone = Some("+1-555-0100".into());
+        sn.contact.phone = Some("+1-555-0199".into());
+        let (old, new) = (contender("old", 0, &so), contender("new", 1, &sn));
+        assert!(
+            conflict(&new, [&old, &new])
+                .unwrap()
+                .contains("both set a different phone")
+        );
+        assert_eq!(conflict(&old, [&old, &new]), None);
+    }
+
+    #[test]
+    fn same_age_is_ordered_by_namespace_then_name() {
+        let s = spec(&["s1"], EmailMerge::Exact);
+        let a = Contender {
+            rank: Rank {
+                age: 7,
+                namespace: "a".into(),
+                name: "z".into(),
+            },
+            ..contender("x", 7, &s)
+        };
+        let b = Contender {
+            rank: Rank {
+                age: 7,
+                namespace: "a-b".into(),
+                name: "a".into(),
+            },
+            ..contender("y", 7, &s)
+        };
+        assert_eq!(conflict(&a, [&a, &b]), None);
+        assert!(conflict(&b, [&a, &b]).is_some());
+    }
+
+    #[test]
+    fn revert_keeps_what_live_enforce_policies_require() {
+        let mut enforce = spec(&["S1"], EmailMerge::Additive);
+        enforce.contact.emails = vec!["keep@contoso.com".into()];
+        let mut audit = spec(&["s1"], EmailMerge::Additive);
+        audit.mode = Mode::Audit;
+        audit.contact.emails = vec!["audit-only@contoso.com".into()];
+        let elsewhere = spec(&["s2"], EmailMerge::Additive);
+        let all = [
+            contender("e", 0, &enforce),
+            contender("a", 1, &audit),
+            contender("o", 2, &elsewhere),
+        ];
+        assert_eq!(required_elsewhere("s1", &all), ["keep@contoso.com"]);
+    }
+}
