@@ -25,6 +25,8 @@ pub(crate) mod outcome;
 pub(crate) mod overlap;
 pub(crate) mod plan;
 pub mod report;
+#[cfg(test)]
+mod testing;
 mod text;
 pub mod validate;
 

@@ -214,28 +214,14 @@ async fn reconcile_subscription(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ContactSpec, EmailMerge, SecurityContactPolicy, SecurityContactPolicySpec};
+    use crate::crd::{EmailMerge, SecurityContactPolicy};
 
     fn loaded(name: &str, merge: EmailMerge, phone: Option<&str>) -> Loaded {
-        let mut policy = SecurityContactPolicy::new(
-            name,
-            SecurityContactPolicySpec {
-                mode: Mode::Enforce,
-                subscriptions: vec!["S1".into(), "s2".into()],
-                contact: ContactSpec {
-                    emails: vec![format!("{name}@contoso.com")],
-                    email_merge: merge,
-                    notify_roles: None,
-                    alert_minimal_severity: None,
-                    attack_path_minimal_risk_level: None,
-                    phone: phone.map(Into::into),
-                },
-                interval: "15m".into(),
-                deletion_policy: Default::default(),
-                suspend: false,
-                credentials: None,
-            },
-        );
+        let email = format!("{name}@contoso.com");
+        let mut spec = crate::testing::spec(&["S1", "s2"], &[&email]);
+        spec.contact.email_merge = merge;
+        spec.contact.phone = phone.map(Into::into);
+        let mut policy = SecurityContactPolicy::new(name, spec);
         policy.metadata.namespace = Some("ns".into());
         Loaded {
             policy,

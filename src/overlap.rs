@@ -101,25 +101,12 @@ pub fn required_elsewhere<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ContactSpec, SecurityContactPolicySpec};
+    use crate::crd::SecurityContactPolicySpec;
 
     fn spec(subs: &[&str], merge: EmailMerge) -> SecurityContactPolicySpec {
-        SecurityContactPolicySpec {
-            mode: Default::default(),
-            subscriptions: subs.iter().map(|s| (*s).to_owned()).collect(),
-            contact: ContactSpec {
-                emails: vec!["a@contoso.com".into()],
-                email_merge: merge,
-                notify_roles: None,
-                alert_minimal_severity: None,
-                attack_path_minimal_risk_level: None,
-                phone: None,
-            },
-            interval: "15m".into(),
-            deletion_policy: Default::default(),
-            suspend: false,
-            credentials: None,
-        }
+        let mut spec = crate::testing::spec(subs, &["a@contoso.com"]);
+        spec.contact.email_merge = merge;
+        spec
     }
 
     fn contender<'a>(name: &str, age: i64, spec: &'a SecurityContactPolicySpec) -> Contender<'a> {

@@ -215,25 +215,12 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ContactSpec, EmailMerge};
 
     fn spec() -> SecurityContactPolicySpec {
-        SecurityContactPolicySpec {
-            mode: Mode::Enforce,
-            subscriptions: vec!["6f1c2a4e-93b1-4c9e-8a57-0d4b9e2f7a10".into()],
-            contact: ContactSpec {
-                emails: vec!["secops@contoso.com".into()],
-                email_merge: EmailMerge::Additive,
-                notify_roles: None,
-                alert_minimal_severity: None,
-                attack_path_minimal_risk_level: None,
-                phone: None,
-            },
-            interval: "15m".into(),
-            deletion_policy: DeletionPolicy::Orphan,
-            suspend: false,
-            credentials: None,
-        }
+        crate::testing::spec(
+            &["6f1c2a4e-93b1-4c9e-8a57-0d4b9e2f7a10"],
+            &["secops@contoso.com"],
+        )
     }
 
     #[test]

@@ -5,10 +5,7 @@ use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use super::{FINALIZER, status::Pass};
 use crate::{
-    crd::{
-        ContactSpec, DeletionPolicy, EmailMerge, SecurityContactPolicy, SecurityContactPolicySpec,
-        SecurityContactPolicyStatus,
-    },
+    crd::{DeletionPolicy, EmailMerge, SecurityContactPolicy, SecurityContactPolicyStatus},
     outcome::{SubscriptionResult, Verdict},
 };
 
@@ -22,22 +19,7 @@ impl PolicyBuilder {
     pub fn new(name: &str) -> Self {
         let mut p = SecurityContactPolicy::new(
             name,
-            SecurityContactPolicySpec {
-                mode: Default::default(),
-                subscriptions: vec!["s1".into()],
-                contact: ContactSpec {
-                    emails: vec!["secops@contoso.com".into()],
-                    email_merge: EmailMerge::Additive,
-                    notify_roles: None,
-                    alert_minimal_severity: None,
-                    attack_path_minimal_risk_level: None,
-                    phone: None,
-                },
-                interval: "15m".into(),
-                deletion_policy: DeletionPolicy::Orphan,
-                suspend: false,
-                credentials: None,
-            },
+            crate::testing::spec(&["s1"], &["secops@contoso.com"]),
         );
         p.metadata.namespace = Some(NAMESPACE.into());
         p.metadata.uid = Some(format!("uid-{name}"));

@@ -192,6 +192,17 @@ fn status_of(seen: &Seen) -> crate::crd::SecurityContactPolicyStatus {
     serde_json::from_value(seen.body["status"].clone()).expect("status body")
 }
 
+/// The status of the last status patch the server saw.
+fn last_status(server: &ApiServer) -> crate::crd::SecurityContactPolicyStatus {
+    let seen = server.seen();
+    let patch = seen
+        .iter()
+        .rev()
+        .find(|s| s.path.ends_with("/status"))
+        .expect("a status patch");
+    status_of(patch)
+}
+
 fn condition<'a>(
     status: &'a crate::crd::SecurityContactPolicyStatus,
     type_: &str,
@@ -281,14 +292,7 @@ async fn steady_state_makes_no_kubernetes_request_at_all() {
         .build();
     let (server, result) = pass(&sim, &first).await;
     result.expect("first pass");
-    let status = status_of(
-        server
-            .seen()
-            .iter()
-            .rev()
-            .find(|s| s.path.ends_with("/status"))
-            .unwrap(),
-    );
+    let status = last_status(&server);
 
     let steady = PolicyBuilder::new("p")
         .subscriptions(&[DEMO_SUB_COMPLIANT])
@@ -321,14 +325,7 @@ async fn a_repaired_drift_is_one_event_and_no_status_write() {
         }
     };
     let (server, _) = pass(&sim, &policy(None)).await;
-    let status = status_of(
-        server
-            .seen()
-            .iter()
-            .rev()
-            .find(|s| s.path.ends_with("/status"))
-            .unwrap(),
-    );
+    let status = last_status(&server);
 
     // A person disables the contact in the portal; the next pass repairs it.
     sim.state()
@@ -412,13 +409,7 @@ async fn a_blocked_policy_makes_no_azure_call() {
         .await
         .expect("a conflict is a verdict, not an error");
     assert_eq!(sim.state().requests().total, 0, "no token, no GET, no PUT");
-    let seen = server.seen();
-    let last = status_of(
-        seen.iter()
-            .rev()
-            .find(|s| s.path.ends_with("/status"))
-            .unwrap(),
-    );
+    let last = last_status(&server);
     let stalled = condition(&last, "Stalled").expect("Stalled");
     assert_eq!(stalled.reason, "Conflict");
     assert!(stalled.message.contains("ns/old"), "{}", stalled.message);

@@ -5,14 +5,7 @@ use super::*;
 use crate::crd::{ContactSpec, EmailMerge, RiskLevel, Role, Severity};
 
 fn spec(emails: &[&str]) -> ContactSpec {
-    ContactSpec {
-        emails: emails.iter().map(|e| (*e).to_owned()).collect(),
-        email_merge: EmailMerge::Additive,
-        notify_roles: None,
-        alert_minimal_severity: None,
-        attack_path_minimal_risk_level: None,
-        phone: None,
-    }
+    crate::testing::spec(&[], emails).contact
 }
 
 fn exact(mut s: ContactSpec) -> ContactSpec {
