@@ -94,6 +94,11 @@ pub struct OneShotArgs {
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: Output,
 
+    /// How long to keep asking an unavailable token endpoint (Entra, IMDS) before reporting
+    /// it (exit 2), in seconds.
+    #[arg(long, default_value_t = crate::oneshot::TOKEN_DEADLINE.as_secs(), value_name = "SECONDS")]
+    pub token_timeout: u64,
+
     #[command(flatten)]
     pub azure: AzureArgs,
 }

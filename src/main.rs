@@ -55,6 +55,7 @@ async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
     let OneShotArgs {
         files,
         output,
+        token_timeout,
         azure,
     } = args;
     // Every manifest is read and checked before anything is sent to Azure.
@@ -70,7 +71,8 @@ async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
         Ok(a) => a,
         Err(e) => return exit_code(Err(e)),
     };
-    let result = oneshot::run(&policies, &azure.arm, action, concurrency).await;
+    let token_deadline = std::time::Duration::from_secs(token_timeout);
+    let result = oneshot::run(&policies, &azure.arm, action, concurrency, token_deadline).await;
     match output {
         Output::Table => print!("{}", report::text(&result)),
         Output::Json => println!("{}", report::json(&result)),

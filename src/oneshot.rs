@@ -6,14 +6,14 @@
 //! previous write returned) → report. A failing subscription is reported and the others carry
 //! on.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use futures::{StreamExt, stream};
 use serde::Serialize;
 
 pub use crate::outcome::{Failure, SubscriptionResult, Verdict};
 use crate::{
-    arm::{ArmClient, wire::ContactProperties},
+    arm::{ArmClient, ArmError, wire::ContactProperties},
     cis,
     crd::Mode,
     manifest::Loaded,
@@ -66,12 +66,18 @@ impl Report {
     }
 }
 
-/// Runs `action` for every policy over its subscriptions.
+/// How long the CLI keeps asking an unavailable token endpoint before it reports it.
+pub const TOKEN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Runs `action` for every policy over its subscriptions. First one token, retried while the
+/// token endpoint is unavailable for at most `token_deadline`: without a token nothing is
+/// read, and every subscription is reported with the one reason.
 pub async fn run(
     policies: &[Loaded],
     arm: &ArmClient,
     action: Action,
     concurrency: usize,
+    token_deadline: Duration,
 ) -> Report {
     let (before_get, before_put, before_delete) = (
         arm.metrics().count("GET"),
@@ -79,7 +85,10 @@ pub async fn run(
         arm.metrics().count("DELETE"),
     );
 
-    let (acting, mut results) = hold_back_conflicts(policies);
+    let (acting, mut results) = match token(arm, token_deadline).await {
+        Ok(()) => hold_back_conflicts(policies),
+        Err(e) => (Vec::new(), every_subscription(policies, &Failure::from(&e))),
+    };
     let targets = group_by_subscription(&acting);
     let swept: Vec<SubscriptionResult> = stream::iter(targets)
         .map(|(subscription, governing)| async move {
@@ -110,6 +119,40 @@ pub async fn run(
     }
 }
 
+/// A token, retrying transient failures (with backoff, honouring `Retry-After`) until
+/// `deadline` has passed.
+async fn token(arm: &ArmClient, deadline: Duration) -> Result<(), ArmError> {
+    let started = tokio::time::Instant::now();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match arm.check_credential().await {
+            Err(e) if e.is_transient() => {
+                let pause = e.retry_after().unwrap_or(wait).max(wait);
+                if started.elapsed() + pause > deadline {
+                    return Err(e);
+                }
+                tracing::warn!("no Azure token yet, retrying in {}s: {e}", pause.as_secs());
+                tokio::time::sleep(pause).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// `failure` for every (policy, subscription).
+fn every_subscription(policies: &[Loaded], failure: &Failure) -> Vec<SubscriptionResult> {
+    policies
+        .iter()
+        .flat_map(|p| {
+            p.policy.spec.subscriptions.iter().map(|s| {
+                SubscriptionResult::new(p.id(), p.policy.spec.mode, s.to_ascii_lowercase())
+                    .failed(failure.clone())
+            })
+        })
+        .collect()
+}
+
 /// The overlap rule of the operator ([`overlap::conflict`]), with manifest order as age: a
 /// policy that conflicts with one earlier in the manifests is held back on every subscription
 /// and reported as a `Conflict`; the earlier one acts. Returns the policies that act and the
@@ -133,14 +176,10 @@ fn hold_back_conflicts(policies: &[Loaded]) -> (Vec<&Loaded>, Vec<SubscriptionRe
     for (policy, contender) in policies.iter().zip(&contenders) {
         match overlap::conflict(contender, &contenders) {
             None => acting.push(policy),
-            Some(why) => held_back.extend(policy.policy.spec.subscriptions.iter().map(|s| {
-                SubscriptionResult::new(
-                    policy.id(),
-                    policy.policy.spec.mode,
-                    s.to_ascii_lowercase(),
-                )
-                .failed(Failure::terminal(reason::CONFLICT, why.clone()))
-            })),
+            Some(why) => held_back.extend(every_subscription(
+                std::slice::from_ref(policy),
+                &Failure::terminal(reason::CONFLICT, why),
+            )),
         }
     }
     (acting, held_back)

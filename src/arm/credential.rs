@@ -8,7 +8,7 @@ use std::{fmt, path::PathBuf, sync::Arc};
 use azure_core::{
     cloud::{CloudConfiguration, CustomConfiguration},
     credentials::{Secret, TokenCredential},
-    http::{ClientOptions, Transport},
+    http::{ClientOptions, RetryOptions, Transport},
 };
 use azure_identity::{
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
@@ -17,7 +17,7 @@ use azure_identity::{
 };
 use url::Url;
 
-use super::ArmError;
+use super::{ArmError, token::Credential};
 
 /// An identity, before any token is requested. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -124,51 +124,77 @@ impl Identity {
     }
 
     /// Builds the real `azure_identity` credential. Token requests go through `http` (so an
-    /// extra CA applies) to `authority_host`; the credential caches tokens until near expiry.
+    /// extra CA applies) to `authority_host`, without azure_core's own retries: a failed
+    /// token request is classified at once ([`Credential::token`]) and the caller decides
+    /// when to try again, so an Entra outage is reported in seconds instead of minutes. The
+    /// credential caches tokens until near expiry. `redact` are the values this identity was
+    /// built from that must never appear in a message (a Secret's keys).
     pub fn credential(
         &self,
         http: &reqwest::Client,
         authority_host: &Url,
-    ) -> Result<Arc<dyn TokenCredential>, ArmError> {
+    ) -> Result<Credential, ArmError> {
         let mut custom = CustomConfiguration::default();
         custom.authority_host = authority_host.as_str().trim_end_matches('/').to_owned();
-        let client_options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(http.clone()))),
-            cloud: Some(Arc::new(CloudConfiguration::from(custom))),
-            ..Default::default()
-        };
-        let built: azure_core::Result<Arc<dyn TokenCredential>> = match self.clone() {
+        let cloud = Arc::new(CloudConfiguration::from(custom));
+        let identity = self.clone();
+        Credential::new(http, self.redactions(), move |transport| {
+            let client_options = ClientOptions {
+                transport: Some(Transport::new(transport)),
+                cloud: Some(cloud),
+                retry: RetryOptions::none(),
+                ..Default::default()
+            };
+            match identity {
+                Identity::ClientSecret {
+                    tenant_id,
+                    client_id,
+                    client_secret,
+                } => ClientSecretCredential::new(
+                    &tenant_id,
+                    client_id,
+                    Secret::new(client_secret),
+                    Some(ClientSecretCredentialOptions { client_options }),
+                )
+                .map(|c| c as Arc<dyn TokenCredential>),
+                Identity::WorkloadIdentity {
+                    tenant_id,
+                    client_id,
+                    token_file,
+                } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions { client_options },
+                    client_id: Some(client_id),
+                    tenant_id: Some(tenant_id),
+                    token_file_path: Some(token_file),
+                }))
+                .map(|c| c as Arc<dyn TokenCredential>),
+                Identity::ManagedIdentity { client_id } => {
+                    ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                        user_assigned_id: client_id.map(UserAssignedId::ClientId),
+                        client_options,
+                    }))
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                }
+            }
+        })
+    }
+
+    /// The values a message must never show: the secret always; for a client secret also the
+    /// ids, since they may come from a Secret where a person pasted the secret into the wrong
+    /// key.
+    fn redactions(&self) -> Vec<(String, String)> {
+        match self {
             Identity::ClientSecret {
                 tenant_id,
                 client_id,
                 client_secret,
-            } => ClientSecretCredential::new(
-                &tenant_id,
-                client_id,
-                Secret::new(client_secret),
-                Some(ClientSecretCredentialOptions { client_options }),
-            )
-            .map(|c| c as Arc<dyn TokenCredential>),
-            Identity::WorkloadIdentity {
-                tenant_id,
-                client_id,
-                token_file,
-            } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions { client_options },
-                client_id: Some(client_id),
-                tenant_id: Some(tenant_id),
-                token_file_path: Some(token_file),
-            }))
-            .map(|c| c as Arc<dyn TokenCredential>),
-            Identity::ManagedIdentity { client_id } => {
-                ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                    user_assigned_id: client_id.map(UserAssignedId::ClientId),
-                    client_options,
-                }))
-                .map(|c| c as Arc<dyn TokenCredential>)
-            }
-        };
-        built.map_err(|e| ArmError::from_credential(&e))
+            } => vec![
+                (client_secret.clone(), "<clientSecret>".into()),
+                (tenant_id.clone(), "<tenantId>".into()),
+                (client_id.clone(), "<clientId>".into()),
+            ],
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -25,7 +25,12 @@ pub enum ArmError {
     Transport { message: String },
     /// No token: the credential was refused, or the token endpoint could not be reached.
     #[error("could not get an Azure token: {message}")]
-    Credential { message: String, transient: bool },
+    Credential {
+        message: String,
+        transient: bool,
+        /// How long the token endpoint asked us to wait.
+        retry_after: Option<Duration>,
+    },
     #[error("unexpected answer from ARM: {0}")]
     Decode(String),
 }
@@ -99,22 +104,6 @@ impl ArmError {
         ArmError::Transport { message }
     }
 
-    pub fn from_credential(error: &azure_core::Error) -> Self {
-        use azure_core::error::ErrorKind;
-        let transient = match error.kind() {
-            ErrorKind::Io => true,
-            ErrorKind::HttpResponse { status, .. } => {
-                let s = u16::from(*status);
-                s == 429 || s == 408 || s >= 500
-            }
-            _ => false,
-        };
-        ArmError::Credential {
-            message: error.to_string(),
-            transient,
-        }
-    }
-
     /// The message without request ids, stable across retries (for statuses).
     pub fn summary(&self) -> String {
         match self {
@@ -168,7 +157,9 @@ impl ArmError {
 
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ArmError::Response { retry_after, .. } => *retry_after,
+            ArmError::Response { retry_after, .. } | ArmError::Credential { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }

@@ -10,14 +10,11 @@ pub mod credential;
 mod error;
 pub mod metrics;
 pub mod retry_after;
+pub mod token;
 pub mod wire;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant, SystemTime},
-};
+use std::time::{Duration, Instant, SystemTime};
 
-use azure_core::credentials::TokenCredential;
 use backon::{ExponentialBuilder, Retryable};
 use futures::{StreamExt, stream};
 use http::{Method, StatusCode};
@@ -26,6 +23,7 @@ use url::Url;
 pub use self::error::ArmError;
 use self::{
     metrics::{ArmMetrics, RequestLabels},
+    token::Credential,
     wire::{
         API_VERSION, CONTACT_NAME, ContactProperties, PutBody, SecurityContact, Subscription,
         SubscriptionPage,
@@ -71,7 +69,7 @@ pub struct ArmClient {
     http: reqwest::Client,
     endpoint: Url,
     scope: String,
-    credential: Arc<dyn TokenCredential>,
+    credential: Credential,
     retry: RetryPolicy,
     metrics: ArmMetrics,
 }
@@ -103,7 +101,7 @@ impl ArmClient {
         http: reqwest::Client,
         endpoint: Url,
         scope: String,
-        credential: Arc<dyn TokenCredential>,
+        credential: Credential,
         metrics: ArmMetrics,
     ) -> Self {
         Self {
@@ -137,11 +135,7 @@ impl ArmClient {
     /// Asks the credential for a token (cached by the credential after the first call), so a
     /// wrong secret is reported once instead of once per subscription.
     pub async fn check_credential(&self) -> Result<(), ArmError> {
-        self.credential
-            .get_token(&[&self.scope], None)
-            .await
-            .map(|_| ())
-            .map_err(|e| ArmError::from_credential(&e))
+        self.credential.token(&self.scope).await.map(|_| ())
     }
 
     /// The subscription's contact, or `None` when it has none (GET 404 that is not about the
@@ -256,11 +250,7 @@ impl ArmClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, bytes::Bytes), ArmError> {
-        let token = self
-            .credential
-            .get_token(&[&self.scope], None)
-            .await
-            .map_err(|e| ArmError::from_credential(&e))?;
+        let token = self.credential.token(&self.scope).await?;
         let mut request = self
             .http
             .request(method.clone(), url)

@@ -127,9 +127,10 @@ async fn sweep(policy: &SecurityContactPolicy, ctx: &Context, id: &str) -> Resul
         Ok(arm) => arm,
         Err(failure) => return Ok(Pass::Blocked(failure)),
     };
-    if let Err(e) = arm.check_credential().await
-        && !e.is_transient()
-    {
+    // One token for the whole pass: if the token endpoint is down or refuses us, say so once
+    // (Reconciling TokenEndpointUnavailable, or Stalled CredentialsInvalid) instead of once
+    // per subscription.
+    if let Err(e) = arm.check_credential().await {
         return Ok(Pass::Blocked(Failure::from(&e)));
     }
     let swept = sweep::sweep(&arm, id, &policy.spec, &ctx.locks, ctx.concurrency).await;

@@ -69,6 +69,10 @@ pub fn next(
                 "suspended: no Azure calls are made".into(),
             ),
         ),
+        Pass::Blocked(failure) if failure.transient => (
+            carry_counts(previous),
+            Overall::Reconciling(failure.reason.clone(), clip(&failure.message)),
+        ),
         Pass::Blocked(failure) => (
             carry_counts(previous),
             Overall::Stalled(failure.reason.clone(), clip(&failure.message)),
