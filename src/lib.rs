@@ -95,6 +95,10 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// The policy cache closed before it was filled: the process is stopping.
+    #[error("the policy cache closed: shutting down")]
+    Shutdown,
+
     /// `--azure-sim` could not start the embedded simulator.
     #[error("cannot start the embedded Azure simulator: {0}")]
     EmbeddedSimulator(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -149,6 +153,7 @@ impl Error {
             Error::LeaderElection { .. } | Error::Leadership(_) => "leader_election",
             Error::LedgerUnreadable { .. } => "ledger",
             Error::EmbeddedSimulator(_) => "embedded_simulator",
+            Error::Shutdown => "shutdown",
             Error::Transient { .. } => "transient",
             Error::Finalizer(_) => "finalizer",
         }

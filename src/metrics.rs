@@ -80,20 +80,39 @@ impl Metrics {
         self.reconcile_duration.observe(took.as_secs_f64());
     }
 
-    /// Keeps the per-verdict gauges equal to the sum over every policy's latest pass.
+    /// Keeps the per-verdict gauges equal to the sum over every live policy's latest pass. A
+    /// suspended policy counts for nothing; a blocked one keeps what it last saw.
     pub fn observe_pass(&self, policy: &str, pass: &Pass) {
-        let Pass::Swept(results) = pass else { return };
-        let mut counts = [0i64; 4];
-        for r in results {
-            counts[verdict_index(r.verdict)] += 1;
-            if r.verdict == Verdict::Remediated {
-                self.remediations.inc();
+        let counts = match pass {
+            Pass::Swept(results) => {
+                let mut counts = [0i64; 4];
+                for r in results {
+                    counts[verdict_index(r.verdict)] += 1;
+                    if r.verdict == Verdict::Remediated {
+                        self.remediations.inc();
+                    }
+                }
+                counts
             }
-        }
+            Pass::Suspended => return self.forget(policy),
+            Pass::Started { .. } | Pass::Blocked(_) => return,
+        };
+        self.set(policy, Some(counts));
+    }
+
+    /// Takes a deleted (or suspended) policy out of the gauges.
+    pub fn forget(&self, policy: &str) {
+        self.set(policy, None);
+    }
+
+    fn set(&self, policy: &str, counts: Option<[i64; 4]>) {
         let mut per_policy = self.per_policy.lock().expect("metrics lock");
-        let old = per_policy
-            .insert(policy.to_owned(), counts)
-            .unwrap_or_default();
+        let old = match counts {
+            Some(counts) => per_policy.insert(policy.to_owned(), counts),
+            None => per_policy.remove(policy),
+        }
+        .unwrap_or_default();
+        let counts = counts.unwrap_or_default();
         for (i, verdict) in ["compliant", "non_compliant", "remediated", "failed"]
             .into_iter()
             .enumerate()
@@ -112,5 +131,40 @@ fn verdict_index(v: Verdict) -> usize {
         Verdict::NonCompliant => 1,
         Verdict::Remediated => 2,
         Verdict::Failed => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::fixtures::swept;
+
+    fn gauge(m: &Metrics, verdict: &str) -> i64 {
+        m.subscriptions
+            .get_or_create(&VerdictLabels {
+                verdict: verdict.into(),
+            })
+            .get()
+    }
+
+    #[test]
+    fn gauges_drop_deleted_and_suspended_policies() {
+        let m = Metrics::register(&mut Registry::default());
+        m.observe_pass(
+            "ns/a",
+            &swept(&[("s1", Verdict::Compliant), ("s2", Verdict::Failed)]),
+        );
+        m.observe_pass("ns/b", &swept(&[("s1", Verdict::Compliant)]));
+        assert_eq!((gauge(&m, "compliant"), gauge(&m, "failed")), (2, 1));
+        m.observe_pass("ns/a", &Pass::Suspended);
+        assert_eq!((gauge(&m, "compliant"), gauge(&m, "failed")), (1, 0));
+        m.forget("ns/b");
+        assert_eq!(gauge(&m, "compliant"), 0);
+        m.forget("ns/b");
+        assert_eq!(
+            gauge(&m, "compliant"),
+            0,
+            "forgetting twice changes nothing"
+        );
     }
 }

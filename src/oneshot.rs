@@ -231,12 +231,31 @@ async fn reconcile_subscription(
         result.changes = plan.changes.clone();
         let write =
             matches!(action, Action::Apply { dry_run: false }) && spec.mode == Mode::Enforce;
-        if let (true, Some(desired)) = (write, &plan.desired) {
-            match arm.put_contact(subscription, desired).await {
-                Ok(written) => {
-                    result.verdict = Verdict::Remediated;
-                    result.created = written.created;
-                    current = Some(written.contact.properties);
+        if write && plan.desired.is_some() {
+            // Planned again from a fresh read: the first read may be stale by now.
+            let outcome = arm
+                .write_fresh(subscription, |fresh| {
+                    let plan = plan::plan(&spec.contact, fresh);
+                    plan.desired.clone().map(|desired| (desired, plan))
+                })
+                .await;
+            match outcome {
+                Ok(fresh) => {
+                    if let Some((plan, written)) = &fresh.written {
+                        result.drift = plan.drift.clone();
+                        result.changes = plan.changes.clone();
+                        result.created = written.created;
+                    }
+                    let check = plan::plan(&spec.contact, fresh.after.as_ref());
+                    result.verdict = match (&fresh.written, check.is_compliant()) {
+                        (Some(_), true) => Verdict::Remediated,
+                        (None, true) => Verdict::Compliant,
+                        (_, false) => {
+                            result.drift = check.drift;
+                            Verdict::NonCompliant
+                        }
+                    };
+                    current = fresh.after;
                 }
                 Err(e) => result = result.failed(Failure::from(&e)),
             }

@@ -5,9 +5,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use azure_sim::{self as simulator, FaultConfig, FaultRule, RouteKind, SimConfig, Simulator};
+use azure_sim::{
+    self as simulator, FaultConfig, FaultRule, RouteKind, SimConfig, Simulator, Storm,
+};
 use common::{against, write_policy};
 
 fn always(route: RouteKind) -> FaultRule {
@@ -73,4 +78,106 @@ async fn token_endpoint_down_is_an_outage_reported_within_the_deadline() {
         "nothing is read without a token"
     );
     assert!(took < Duration::from_secs(30), "bounded: took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_404_is_not_no_contact_and_creates_nothing() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sub = simulator::DEMO_SUB_PORTAL_EDITED;
+    write_policy(dir.path(), &[sub]);
+    let before = sim.state().contact(sub).unwrap();
+    // A proxy in front of ARM answers the GET with its own HTML 404 page.
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(5),
+            rules: vec![FaultRule {
+                subscription: Some(sub.into()),
+                method: Some("GET".into()),
+                gateway_rate: 1.0,
+                ..always(RouteKind::SecurityContact)
+            }],
+        })
+        .unwrap();
+    let out = against(&sim, dir.path(), &["apply"], simulator::DEMO_CLIENT_SECRET).await;
+    println!("{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let row = out.stdout.lines().find(|l| l.contains(sub)).unwrap();
+    assert!(row.contains("UnexpectedResponse"), "{row}");
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("PUT", RouteKind::SecurityContact, None),
+        0,
+        "nothing written over a contact we could not read"
+    );
+    assert_eq!(
+        sim.state().contact(sub).unwrap(),
+        before,
+        "the contact is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_s_edit_during_a_429_wait_survives_the_retry() {
+    let sim = Arc::new(Simulator::start(SimConfig::demo()).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let sub = simulator::DEMO_SUB_PORTAL_EDITED;
+    write_policy(dir.path(), &[sub]);
+    // ARM throttles our first PUT and asks for 3 s.
+    sim.state()
+        .set_faults(FaultConfig {
+            seed: Some(9),
+            rules: vec![FaultRule {
+                subscription: Some(sub.into()),
+                method: Some("PUT".into()),
+                route: Some(RouteKind::SecurityContact),
+                storm: Some(Storm {
+                    requests: Some(1),
+                    seconds: None,
+                    retry_after_secs: 3,
+                    retry_after_ms: None,
+                }),
+                ..Default::default()
+            }],
+        })
+        .unwrap();
+    let apply = {
+        let dir = dir.path().to_owned();
+        let sim = sim.clone();
+        tokio::spawn(
+            async move { against(&sim, &dir, &["apply"], simulator::DEMO_CLIENT_SECRET).await },
+        )
+    };
+    // While we wait out the Retry-After, a person adds an address in the portal.
+    let throttled = || {
+        sim.state()
+            .requests()
+            .matching(|c| c.method == "PUT" && c.status == 429)
+    };
+    for _ in 0..1000 {
+        if throttled() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(throttled(), 1, "the PUT was throttled");
+    let mut edited = sim.state().contact(sub).unwrap().unwrap();
+    edited["emails"] = format!("{};newhire@contoso.com", edited["emails"].as_str().unwrap()).into();
+    sim.state().set_contact(sub, edited).unwrap();
+
+    let out = apply.await.unwrap();
+    println!("{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let emails = sim.state().contact(sub).unwrap().unwrap()["emails"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for kept in [
+        "newhire@contoso.com",
+        "mallory@fabrikam.example",
+        "secops@contoso.com",
+    ] {
+        assert!(emails.contains(kept), "{kept} lost: {emails}");
+    }
 }

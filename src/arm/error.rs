@@ -19,6 +19,8 @@ pub enum ArmError {
         correlation_id: Option<String>,
         /// How long ARM asked us to wait (`x-ms-retry-after-ms` or `Retry-After`).
         retry_after: Option<Duration>,
+        /// The body was ARM's JSON error (`{"error":{"code":…}}`), not a proxy's page.
+        from_arm: bool,
     },
     /// The request never got an HTTP answer: connection refused or reset, TLS, timeout.
     #[error("could not reach ARM: {message}")]
@@ -60,7 +62,9 @@ impl ArmError {
         body: &[u8],
         now: SystemTime,
     ) -> Self {
-        let parsed: CloudError = serde_json::from_slice(body).unwrap_or_default();
+        let parsed: Option<CloudError> = serde_json::from_slice(body).ok();
+        let from_arm = parsed.as_ref().is_some_and(|p| !p.error.code.is_empty());
+        let parsed = parsed.unwrap_or_default();
         let header = |name: &str| {
             headers
                 .get(name)
@@ -90,6 +94,7 @@ impl ArmError {
             request_id: header("x-ms-request-id"),
             correlation_id: header("x-ms-correlation-request-id"),
             retry_after: retry_after::parse(headers, now),
+            from_arm,
         }
     }
 
@@ -164,6 +169,20 @@ impl ArmError {
         }
     }
 
+    /// ARM saying the contact does not exist: a 404 in ARM's own JSON error shape that is not
+    /// about the subscription. A 404 page from a proxy or gateway is not that: treating it as
+    /// "no contact" would create a contact over a real one.
+    pub fn is_missing_contact(&self) -> bool {
+        matches!(
+            self,
+            ArmError::Response {
+                status: 404,
+                from_arm: true,
+                ..
+            }
+        ) && !self.is_subscription_level()
+    }
+
     /// A 404 that says the subscription itself is unusable, not that it has no contact.
     pub fn is_subscription_level(&self) -> bool {
         match self {
@@ -193,6 +212,7 @@ impl ArmError {
                 (_, c) if PROVIDER_NOT_REGISTERED.contains(&c) => "ProviderNotRegistered",
                 (_, "ReadOnlyDisabledSubscription") => "SubscriptionDisabled",
                 (408 | 500..=599, _) => "ArmUnavailable",
+                (404, _) if !self.is_missing_contact() => "UnexpectedResponse",
                 _ => "ArmRequestFailed",
             },
         }
@@ -269,6 +289,16 @@ mod tests {
             &[],
         );
         assert!(!missing.is_subscription_level());
+        assert!(missing.is_missing_contact());
+        assert!(!not_registered.is_missing_contact());
+        let proxy = response(404, "<html><body>404 Not Found</body></html>", &[]);
+        assert!(
+            !proxy.is_missing_contact(),
+            "a proxy's page is no answer from ARM"
+        );
+        assert_eq!(proxy.reason(), "UnexpectedResponse");
+        let bare = response(404, "", &[("x-ms-error-code", "NotFound")]);
+        assert!(!bare.is_missing_contact(), "no ARM body, no verdict");
         let gone = response(
             404,
             r#"{"error":{"code":"SubscriptionNotFound","message":"x"}}"#,

@@ -8,6 +8,7 @@
 pub mod cloud;
 pub mod credential;
 mod error;
+pub mod fresh;
 pub mod metrics;
 pub mod retry_after;
 pub mod token;
@@ -56,6 +57,10 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Most bytes read from one response body: a contact is a few hundred bytes, a subscription
+/// page a few hundred KiB; anything larger is not an answer we can use.
+pub const MAX_BODY: usize = 1024 * 1024;
+
 /// The result of a successful PUT.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Written {
@@ -80,6 +85,9 @@ pub fn http_client(
     extra_ca_pem: Option<&[u8]>,
 ) -> Result<reqwest::Client, ArmError> {
     let mut builder = reqwest::Client::builder()
+        // ARM and Entra answer these calls directly; a redirect would be a proxy's doing, and
+        // its 404 must never be read as ARM's "no contact".
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!(
@@ -145,29 +153,47 @@ impl ArmClient {
         subscription: &str,
     ) -> Result<Option<SecurityContact>, ArmError> {
         match self
-            .send(Method::GET, self.contact_url(subscription), None)
+            .send(Method::GET, self.contact_url(subscription), None, None)
             .await
         {
-            Ok((_, body)) => decode(&body).map(Some),
-            Err(e) if e.status() == Some(404) && !e.is_subscription_level() => Ok(None),
+            Ok(answer) => {
+                let mut contact: SecurityContact = decode(&answer.body)?;
+                // An ETag header stands in for a body etag the resource does not carry.
+                if contact.etag().is_none()
+                    && let Some(tag) = answer.headers.get("etag").and_then(|v| v.to_str().ok())
+                {
+                    contact.other.insert("etag".into(), tag.into());
+                }
+                Ok(Some(contact))
+            }
+            Err(e) if e.is_missing_contact() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Replaces the contact with exactly `properties` (PUT has no PATCH semantics).
+    /// Replaces the contact with exactly `properties` (PUT has no PATCH semantics), once:
+    /// a PUT is never retried with the same body, because the contact may have changed while
+    /// we waited. [`ArmClient::write_fresh`] retries from a fresh read instead. With `if_match`
+    /// (the etag of the read it was planned from) ARM refuses the write if the contact changed.
     pub async fn put_contact(
         &self,
         subscription: &str,
         properties: &ContactProperties,
+        if_match: Option<&str>,
     ) -> Result<Written, ArmError> {
         let body = serde_json::to_vec(&PutBody { properties })
             .map_err(|e| ArmError::Decode(format!("cannot encode the contact: {e}")))?;
-        let (status, body) = self
-            .send(Method::PUT, self.contact_url(subscription), Some(body))
+        let answer = self
+            .attempt(
+                Method::PUT,
+                self.contact_url(subscription),
+                Some(body),
+                if_match,
+            )
             .await?;
         Ok(Written {
-            contact: decode(&body)?,
-            created: status == StatusCode::CREATED,
+            contact: decode(&answer.body)?,
+            created: answer.status == StatusCode::CREATED,
         })
     }
 
@@ -179,8 +205,8 @@ impl ArmClient {
         let mut all = Vec::new();
         let mut next = Some(url);
         while let Some(url) = next.take() {
-            let (_, body) = self.send(Method::GET, url, None).await?;
-            let page: SubscriptionPage = decode(&body)?;
+            let answer = self.send(Method::GET, url, None, None).await?;
+            let page: SubscriptionPage = decode(&answer.body)?;
             all.extend(page.value);
             next = match page.next_link.filter(|l| !l.is_empty()) {
                 Some(link) => Some(
@@ -216,14 +242,15 @@ impl ArmClient {
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, bytes::Bytes), ArmError> {
+        if_match: Option<&str>,
+    ) -> Result<Answer, ArmError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
             .with_max_times(self.retry.max_retries)
             .with_jitter();
         let max_retry_after = self.retry.max_retry_after;
-        (|| self.attempt(method.clone(), url.clone(), body.clone()))
+        (|| self.attempt(method.clone(), url.clone(), body.clone(), if_match))
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(ArmError::is_transient)
@@ -249,11 +276,12 @@ impl ArmClient {
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, bytes::Bytes), ArmError> {
+        if_match: Option<&str>,
+    ) -> Result<Answer, ArmError> {
         let token = self.credential.token(&self.scope).await?;
         let mut request = self
             .http
-            .request(method.clone(), url)
+            .request(method.clone(), url.clone())
             .bearer_auth(token.token.secret())
             .header("accept", "application/json")
             .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string());
@@ -261,6 +289,9 @@ impl ArmClient {
             request = request
                 .header("content-type", "application/json")
                 .body(body);
+        }
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
         }
         let started = Instant::now();
         let outcome = request.send().await;
@@ -278,15 +309,30 @@ impl ArmClient {
                 code,
             })
             .inc();
-        let response = outcome.map_err(|e| ArmError::from_transport(&e))?;
+        let mut response = outcome.map_err(|e| ArmError::from_transport(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| ArmError::from_transport(&e))?;
+            .map_err(|e| ArmError::from_transport(&e))?
+        {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(ArmError::Decode(format!(
+                    "{method} {} answered {status} with a body over {} KiB; refused",
+                    url.path(),
+                    MAX_BODY / 1024
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if status.is_success() {
-            Ok((status, bytes))
+            Ok(Answer {
+                status,
+                headers,
+                body: bytes.into(),
+            })
         } else {
             Err(ArmError::from_response(
                 status,
@@ -296,6 +342,13 @@ impl ArmClient {
             ))
         }
     }
+}
+
+/// A successful answer.
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ArmError> {

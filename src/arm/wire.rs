@@ -28,6 +28,14 @@ pub struct SecurityContact {
     pub other: Map<String, Value>,
 }
 
+impl SecurityContact {
+    /// The resource's etag, when ARM gives one (the 2023-12-01-preview spec declares none, but
+    /// list payloads of the service have carried one).
+    pub fn etag(&self) -> Option<&str> {
+        self.other.get("etag").and_then(Value::as_str)
+    }
+}
+
 /// The PUT body: properties only, as the SDKs send it.
 #[derive(Serialize, Debug)]
 pub struct PutBody<'a> {

@@ -20,6 +20,7 @@ pub async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Ac
     let outcome = revert(policy, ctx).await;
     if outcome.is_ok() {
         ctx.forget(policy);
+        ctx.metrics.forget(&super::reconcile::policy_id(policy));
     }
     outcome
 }
@@ -34,6 +35,12 @@ async fn revert(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action>
     if record.is_empty() {
         return Ok(Action::await_change());
     }
+    // "Still required by another live policy" must be judged on the whole cache, not on the
+    // part a restart has listed so far.
+    ctx.store
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::Shutdown)?;
     let arm = match ctx
         .clients
         .client_for(&ctx.client, &ctx.azure, policy)
@@ -68,21 +75,17 @@ async fn revert(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action>
         }
         let lock = ctx.locks.lock_for(subscription);
         let _guard = lock.lock().await;
-        let outcome = async {
-            let current = arm.get_contact(subscription).await?.map(|c| c.properties);
-            let Some(revert) = plan::revert(current.as_ref(), &added, &required) else {
-                return Ok(None);
-            };
-            arm.put_contact(subscription, &revert.desired)
-                .await
-                .map(|_| Some(revert.removed))
-        }
-        .await;
+        let outcome = arm
+            .write_fresh(subscription, |current| {
+                plan::revert(current, &added, &required).map(|r| (r.desired, r.removed))
+            })
+            .await;
         match outcome {
-            Ok(Some(removed)) => {
-                reverted.push(format!("{subscription}: removed {}", removed.join(", ")))
+            Ok(fresh) => {
+                if let Some((removed, _)) = fresh.written {
+                    reverted.push(format!("{subscription}: removed {}", removed.join(", ")));
+                }
             }
-            Ok(None) => {}
             Err(e) if e.is_transient() => {
                 events::publish(ctx, policy, &notes).await;
                 return Err(Error::Arm(e));

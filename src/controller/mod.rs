@@ -18,7 +18,7 @@ pub(crate) mod status;
 pub(crate) mod sweep;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 

@@ -77,7 +77,13 @@ pub fn error_policy(
 }
 
 async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
-    // Gather and decide.
+    // Gather and decide. Overlaps are judged on the whole cache: after a restart the watch
+    // lists policies one by one, and a newer Exact policy must not write before the older one
+    // it conflicts with is known.
+    ctx.store
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::Shutdown)?;
     let id = policy_id(policy);
     let gate = gate::gate(policy, ctx.store.state().iter().map(AsRef::as_ref));
     let progressing = record::progressing(policy, Timestamp::now());

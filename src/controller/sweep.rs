@@ -95,34 +95,51 @@ async fn one(
 
     let lock = locks.lock_for(subscription);
     let _guard = lock.lock().await;
-    let observed = match read(arm, subscription).await {
-        Ok(o) => o,
+    let outcome = arm
+        .write_fresh(subscription, |current| {
+            let plan = plan::plan(&spec.contact, current);
+            plan.desired.clone().map(|desired| (desired, plan))
+        })
+        .await;
+    let fresh = match outcome {
+        Ok(fresh) => fresh,
         Err(e) => return fail(result, Failure::from(&e)),
     };
-    let plan = plan::plan(&spec.contact, observed.as_ref());
-    result.drift = plan.drift.clone();
-    result.changes = plan.changes.clone();
-    let Some(desired) = plan.desired else {
-        result.cis = cis::findings(observed.as_ref());
+    result.cis = cis::findings(fresh.after.as_ref());
+    let Some((plan, written)) = fresh.written else {
+        // Someone else made it compliant between our two reads.
         return (result, Vec::new());
     };
-    match arm.put_contact(subscription, &desired).await {
-        Ok(written) => {
-            result.verdict = Verdict::Remediated;
-            result.created = written.created;
-            result.cis = cis::findings(Some(&written.contact.properties));
-            (result, added(observed.as_ref(), &desired))
-        }
-        Err(e) => fail(result, Failure::from(&e)),
-    }
+    result.drift = plan.drift;
+    result.changes = plan.changes;
+    result.created = written.created;
+    // Judge on what ARM holds now, not on what we sent.
+    let check = plan::plan(&spec.contact, fresh.after.as_ref());
+    result.verdict = if check.is_compliant() {
+        Verdict::Remediated
+    } else {
+        result.drift = check.drift;
+        Verdict::NonCompliant
+    };
+    let desired = plan.desired.unwrap_or_default();
+    let added = added(fresh.before.as_ref(), &desired, fresh.after.as_ref());
+    (result, added)
 }
 
-/// Addresses in `after` that were not in `before`.
-fn added(before: Option<&ContactProperties>, after: &ContactProperties) -> Vec<String> {
-    let before = emails::split(before.and_then(|b| b.emails.as_deref()).unwrap_or_default());
-    emails::split(after.emails.as_deref().unwrap_or_default())
+/// Addresses we wrote that were not there before and that ARM now holds: only those may ever be
+/// counted as ours.
+fn added(
+    before: Option<&ContactProperties>,
+    desired: &ContactProperties,
+    after: Option<&ContactProperties>,
+) -> Vec<String> {
+    let list = |c: Option<&ContactProperties>| {
+        emails::split(c.and_then(|c| c.emails.as_deref()).unwrap_or_default())
+    };
+    let (before, after) = (list(before), list(after));
+    list(Some(desired))
         .into_iter()
-        .filter(|a| !emails::contains(&before, a))
+        .filter(|a| !emails::contains(&before, a) && emails::contains(&after, a))
         .collect()
 }
 

@@ -136,6 +136,21 @@ fn respond(
 /// The operator's context against `client`, the simulator's demo world and a store that
 /// holds `policies`.
 fn context(client: Client, sim: &SimHandle, policies: &[&SecurityContactPolicy]) -> Arc<Context> {
+    let (ctx, mut writer) = listing(client, sim, policies);
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    ctx
+}
+
+/// Like [`context`], but the store is still being listed: it holds `policies` and is not
+/// ready until the returned writer sees `InitDone`.
+fn listing(
+    client: Client,
+    sim: &SimHandle,
+    policies: &[&SecurityContactPolicy],
+) -> (
+    Arc<Context>,
+    reflector::store::Writer<SecurityContactPolicy>,
+) {
     let url = sim.url();
     let target = Target {
         endpoints: Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url)),
@@ -150,10 +165,14 @@ fn context(client: Client, sim: &SimHandle, policies: &[&SecurityContactPolicy])
     let azure = Azure::connect(target, Duration::from_secs(10), metrics.arm.clone(), None)
         .expect("connect to the simulator");
     let (reader, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Init);
     for p in policies {
-        writer.apply_watcher_event(&watcher::Event::Apply((*p).clone()));
+        writer.apply_watcher_event(&watcher::Event::InitApply((*p).clone()));
     }
-    Arc::new(Context::new(client, azure, reader, metrics, 4))
+    (
+        Arc::new(Context::new(client, azure, reader, metrics, 4)),
+        writer,
+    )
 }
 
 async fn simulator() -> SimHandle {
@@ -413,4 +432,40 @@ async fn a_blocked_policy_makes_no_azure_call() {
     let stalled = condition(&last, "Stalled").expect("Stalled");
     assert_eq!(stalled.reason, "Conflict");
     assert!(stalled.message.contains("ns/old"), "{}", stalled.message);
+}
+
+#[tokio::test]
+async fn no_decision_before_every_policy_is_known() {
+    // After a restart the watch lists the newer Exact policy first; the older Additive one it
+    // conflicts with is still to come. The newer one must not write in between.
+    let sim = simulator().await;
+    let old = PolicyBuilder::new("old")
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .emails(&["security@contoso.com"])
+        .finalized()
+        .build();
+    let new = PolicyBuilder::new("new")
+        .created(10)
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .emails(&["only@contoso.com"])
+        .exact()
+        .finalized()
+        .build();
+    let (client, server) = ApiServer::start(&new);
+    let (ctx, mut writer) = listing(client, &sim, &[&new]);
+    let pass = tokio::spawn(reconcile(Arc::new(new.clone()), ctx));
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!pass.is_finished(), "the pass waits for the cache");
+    assert_eq!(sim.state().requests().total, 0);
+    assert!(server.lines().is_empty());
+
+    writer.apply_watcher_event(&watcher::Event::InitApply(old));
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    pass.await.unwrap().expect("a conflict is a verdict");
+    assert_eq!(puts(&sim), 0, "the newer Exact policy never wrote");
+    let stalled = last_status(&server);
+    assert_eq!(condition(&stalled, "Stalled").unwrap().reason, "Conflict");
 }

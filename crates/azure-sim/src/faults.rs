@@ -1,4 +1,5 @@
-//! Fault injection: latency, 5xx errors, 429 storms and connection resets.
+//! Fault injection: latency, 5xx errors, 429 storms, connection resets, and a gateway (a
+//! proxy, an API-management layer) that answers with its own HTML page instead of ARM.
 //!
 //! Faults are a list of rules. A rule applies to a request when every scope field it sets
 //! (subscription, method, route) matches. For a matching request the latencies of all matching
@@ -115,6 +116,11 @@ pub struct FaultRule {
     /// Probability (0..=1) of closing the TCP connection (with RST) instead of answering.
     pub reset_rate: f64,
     pub storm: Option<Storm>,
+    /// Probability (0..=1) that a gateway in front of ARM answers instead, with
+    /// `gatewayStatus` and an HTML body: not ARM's JSON, no ARM headers.
+    pub gateway_rate: f64,
+    /// The gateway's status (404 when unset).
+    pub gateway_status: Option<u16>,
 }
 
 /// The complete fault configuration, as set through the control API.
@@ -134,6 +140,7 @@ impl FaultConfig {
             for (name, rate) in [
                 ("errorRate", rule.error_rate),
                 ("resetRate", rule.reset_rate),
+                ("gatewayRate", rule.gateway_rate),
             ] {
                 if !(0.0..=1.0).contains(&rate) {
                     return invalid(format!("{name} must be within 0..=1, got {rate}"));
@@ -163,6 +170,9 @@ pub(crate) enum FaultAction {
         retry_after_ms: Option<u64>,
     },
     Error {
+        status: u16,
+    },
+    Gateway {
         status: u16,
     },
 }
@@ -264,6 +274,10 @@ impl Faults {
                 decision.action = Some(FaultAction::Storm {
                     retry_after_secs: storm.retry_after_secs,
                     retry_after_ms: storm.retry_after_ms,
+                });
+            } else if active.rule.gateway_rate > 0.0 && rng.f64() < active.rule.gateway_rate {
+                decision.action = Some(FaultAction::Gateway {
+                    status: active.rule.gateway_status.unwrap_or(404),
                 });
             } else if active.rule.error_rate > 0.0 && rng.f64() < active.rule.error_rate {
                 let status = if rng.bool() { 500 } else { 503 };

@@ -78,6 +78,28 @@ pub(crate) async fn serve(State(state): State<SimState>, request: Request) -> Re
             RouteKind::Token => EntraError::transient(status).render(shared, &parts.headers),
             _ => ArmError::injected_server_error(status, &correlation_id).into_response(),
         },
+        Some(FaultAction::Gateway { status }) => {
+            // An nginx-style page, as a proxy or gateway in front of ARM would send it.
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+            let reason = status.canonical_reason().unwrap_or("Error");
+            let page = format!(
+                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>gateway</center>\r\n</body>\r\n</html>\r\n",
+                code = status.as_u16()
+            );
+            let mut response = (status, page).into_response();
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html"),
+            );
+            // Straight back: a gateway's answer carries none of ARM's headers.
+            shared.counters.record(
+                method.as_str(),
+                kind,
+                subscription.as_deref(),
+                response.status().as_u16(),
+            );
+            return response;
+        }
         Some(FaultAction::Reset) | None => match read_body(body).await {
             Ok(bytes) => dispatch(shared, &route, &parts, &bytes),
             Err(error) => error.into_response(),

@@ -1,0 +1,107 @@
+//! Writes planned from fresh reads only.
+//!
+//! A PUT replaces the whole contact, so a PUT planned from an old read undoes whatever a person
+//! changed since. Every attempt therefore starts with a GET and asks the caller's (pure) plan
+//! what to write; after a 429 or 5xx the wait is taken and the loop starts over from a new GET,
+//! never by re-sending the old body. When the contact carries an etag the PUT sends `If-Match`,
+//! and a 412 (changed between our GET and PUT) starts over too. After a successful PUT the
+//! contact is read back once, so compliance is judged on what ARM holds, not on what we sent.
+
+use std::time::Duration;
+
+use super::{ArmClient, ArmError, Written, wire::ContactProperties};
+
+/// What one fresh write did.
+#[derive(Debug)]
+pub struct FreshWrite<T> {
+    /// The contact as last read, the one the write (if any) was planned from.
+    pub before: Option<ContactProperties>,
+    /// The caller's decision and ARM's answer, when something was written.
+    pub written: Option<(T, Written)>,
+    /// What ARM holds afterwards: read back after a write, else `before`.
+    pub after: Option<ContactProperties>,
+}
+
+impl ArmClient {
+    /// Read → `decide` → PUT once, until the PUT lands, `decide` asks for nothing, or a
+    /// failure is not worth retrying. `decide` sees the fresh contact and returns the full
+    /// properties to PUT plus what to remember about the decision.
+    pub async fn write_fresh<T>(
+        &self,
+        subscription: &str,
+        mut decide: impl FnMut(Option<&ContactProperties>) -> Option<(ContactProperties, T)>,
+    ) -> Result<FreshWrite<T>, ArmError> {
+        let mut retries = 0;
+        loop {
+            let read = self.get_contact(subscription).await?;
+            let etag = read.as_ref().and_then(|c| c.etag()).map(str::to_owned);
+            let before = read.map(|c| c.properties);
+            let Some((desired, decision)) = decide(before.as_ref()) else {
+                return Ok(FreshWrite {
+                    after: before.clone(),
+                    before,
+                    written: None,
+                });
+            };
+            match self
+                .put_contact(subscription, &desired, etag.as_deref())
+                .await
+            {
+                Ok(written) => {
+                    let after = match self.get_contact(subscription).await {
+                        Ok(contact) => contact.map(|c| c.properties),
+                        Err(e) => {
+                            // The write landed; judge on ARM's answer to it rather than fail.
+                            tracing::warn!(
+                                subscription,
+                                "cannot read back the contact after a write: {e}"
+                            );
+                            Some(written.contact.properties.clone())
+                        }
+                    };
+                    return Ok(FreshWrite {
+                        before,
+                        written: Some((decision, written)),
+                        after,
+                    });
+                }
+                Err(e) if worth_another_read(&e) && retries < self.retry.max_retries => {
+                    let wait = e.retry_after().unwrap_or_else(|| self.backoff(retries));
+                    if wait > self.retry.max_retry_after {
+                        return Err(e);
+                    }
+                    self.metrics.retries.inc();
+                    if e.retry_after().is_some() {
+                        self.metrics
+                            .throttled_wait_seconds
+                            .inc_by(wait.as_secs_f64());
+                    }
+                    tracing::warn!(
+                        subscription,
+                        reason = e.reason(),
+                        wait_ms = wait.as_millis() as u64,
+                        "write not applied; will read again and re-plan: {e}"
+                    );
+                    tokio::time::sleep(wait).await;
+                    retries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter when ARM gave no `Retry-After`.
+    fn backoff(&self, retries: usize) -> Duration {
+        let exponential = self
+            .retry
+            .min_delay
+            .saturating_mul(1 << retries.min(16))
+            .min(self.retry.max_delay);
+        exponential.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+/// Throttling, 5xx and lost connections pass; 412 means the contact changed under us.
+fn worth_another_read(e: &ArmError) -> bool {
+    e.is_transient() || e.status() == Some(412)
+}
