@@ -77,6 +77,11 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub leader_elect_namespace: String,
 
+    /// Namespace of the Revert ledgers (ConfigMaps): the operator's own (default: the pod's
+    /// namespace). Kept apart from the policies so deleting their namespace cannot lose them.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub ledger_namespace: String,
+
     /// Seconds a silent leader keeps the Lease before a standby may take it.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=300))]
     pub leader_elect_lease_seconds: u64,

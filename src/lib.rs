@@ -95,6 +95,10 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A deletion cannot finish without a person; the policy's status says what to do.
+    #[error("{0}")]
+    CleanupBlocked(String),
+
     /// The policy cache closed before it was filled: the process is stopping.
     #[error("the policy cache closed: shutting down")]
     Shutdown,
@@ -154,6 +158,7 @@ impl Error {
             Error::LedgerUnreadable { .. } => "ledger",
             Error::EmbeddedSimulator(_) => "embedded_simulator",
             Error::Shutdown => "shutdown",
+            Error::CleanupBlocked(_) => "cleanup_blocked",
             Error::Transient { .. } => "transient",
             Error::Finalizer(_) => "finalizer",
         }

@@ -88,6 +88,7 @@ async fn run(args: RunArgs) -> Result<()> {
         leader_elect,
         leader_elect_namespace,
         leader_elect_lease_seconds,
+        ledger_namespace,
         azure,
     } = args;
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -124,6 +125,7 @@ async fn run(args: RunArgs) -> Result<()> {
         concurrency,
         workers,
         leadership,
+        ledger_namespace,
     };
     let admin = admin::serve(admin_addr, registry, ready.clone(), shutdown.clone());
     let operator = controller::run(client, azure, metrics, options, ready, shutdown.clone());

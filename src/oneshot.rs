@@ -13,7 +13,7 @@ use serde::Serialize;
 
 pub use crate::outcome::{Failure, SubscriptionResult, Verdict};
 use crate::{
-    arm::{ArmClient, ArmError, wire::ContactProperties},
+    arm::{ArmClient, ArmError, fresh::Write, wire::ContactProperties},
     cis,
     crd::Mode,
     manifest::Loaded,
@@ -236,15 +236,17 @@ async fn reconcile_subscription(
             let outcome = arm
                 .write_fresh(subscription, |fresh| {
                     let plan = plan::plan(&spec.contact, fresh);
-                    plan.desired.clone().map(|desired| (desired, plan))
+                    plan.desired
+                        .clone()
+                        .map(|desired| (Write::Put(desired), plan))
                 })
                 .await;
             match outcome {
                 Ok(fresh) => {
-                    if let Some((plan, written)) = &fresh.written {
+                    if let Some(plan) = &fresh.written {
                         result.drift = plan.drift.clone();
                         result.changes = plan.changes.clone();
-                        result.created = written.created;
+                        result.created = fresh.created;
                     }
                     let check = plan::plan(&spec.contact, fresh.after.as_ref());
                     result.verdict = match (&fresh.written, check.is_compliant()) {

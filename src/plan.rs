@@ -434,19 +434,31 @@ pub fn diff(before: &ContactProperties, after: &ContactProperties) -> Vec<FieldC
 /// What Revert does to one subscription, pure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Revert {
-    /// The addresses this policy added that come off (those another live policy requires stay).
+    /// The addresses of ours that are on the contact and not required by another policy.
     pub removed: Vec<String>,
-    /// The properties to PUT: the current contact with only `removed` taken out.
-    pub desired: ContactProperties,
+    pub action: RevertAction,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RevertAction {
+    /// PUT the current contact with only `removed` taken out.
+    Put(ContactProperties),
+    /// Nothing else is left and this policy created the contact: delete it.
+    Delete,
+    /// Nothing else would be left on a contact someone else created: leave it as it is
+    /// rather than leave the subscription with no address at all.
+    LeaveLast,
 }
 
 /// Revert on a contact: take off the addresses this policy added (`added`, from the ledger)
 /// unless another live policy requires them (`required_elsewhere`); keep everything else as it
-/// is. `None` when nothing of ours is on the contact (or there is no contact).
+/// is. `created` says whether this policy created the contact. `None` when nothing of ours is
+/// on the contact (or there is no contact).
 pub fn revert(
     current: Option<&ContactProperties>,
     added: &[String],
     required_elsewhere: &[String],
+    created: bool,
 ) -> Option<Revert> {
     let current = current?;
     let present = emails::split(current.emails.as_deref().unwrap_or_default());
@@ -456,9 +468,16 @@ pub fn revert(
     if removed.is_empty() {
         return None;
     }
-    let mut desired = current.clone();
-    desired.emails = Some(emails::join(&kept));
-    Some(Revert { removed, desired })
+    let action = match (kept.is_empty(), created) {
+        (false, _) => {
+            let mut desired = current.clone();
+            desired.emails = Some(emails::join(&kept));
+            RevertAction::Put(desired)
+        }
+        (true, true) => RevertAction::Delete,
+        (true, false) => RevertAction::LeaveLast,
+    };
+    Some(Revert { removed, action })
 }
 
 #[cfg(test)]

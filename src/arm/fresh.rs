@@ -9,45 +9,64 @@
 
 use std::time::Duration;
 
-use super::{ArmClient, ArmError, Written, wire::ContactProperties};
+use super::{ArmClient, ArmError, wire::ContactProperties};
+
+/// A write to a subscription's contact.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// Replace the contact with these properties.
+    Put(ContactProperties),
+    /// Delete the contact.
+    Delete,
+}
 
 /// What one fresh write did.
 #[derive(Debug)]
 pub struct FreshWrite<T> {
     /// The contact as last read, the one the write (if any) was planned from.
     pub before: Option<ContactProperties>,
-    /// The caller's decision and ARM's answer, when something was written.
-    pub written: Option<(T, Written)>,
+    /// The caller's decision, when something was written.
+    pub written: Option<T>,
+    /// The write created the contact (ARM answered 201).
+    pub created: bool,
     /// What ARM holds afterwards: read back after a write, else `before`.
     pub after: Option<ContactProperties>,
 }
 
 impl ArmClient {
-    /// Read → `decide` → PUT once, until the PUT lands, `decide` asks for nothing, or a
-    /// failure is not worth retrying. `decide` sees the fresh contact and returns the full
-    /// properties to PUT plus what to remember about the decision.
+    /// Read → `decide` → write once, until the write lands, `decide` asks for nothing, or a
+    /// failure is not worth retrying. `decide` sees the fresh contact and returns the write
+    /// plus what to remember about the decision.
     pub async fn write_fresh<T>(
         &self,
         subscription: &str,
-        mut decide: impl FnMut(Option<&ContactProperties>) -> Option<(ContactProperties, T)>,
+        mut decide: impl FnMut(Option<&ContactProperties>) -> Option<(Write, T)>,
     ) -> Result<FreshWrite<T>, ArmError> {
         let mut retries = 0;
         loop {
             let read = self.get_contact(subscription).await?;
             let etag = read.as_ref().and_then(|c| c.etag()).map(str::to_owned);
             let before = read.map(|c| c.properties);
-            let Some((desired, decision)) = decide(before.as_ref()) else {
+            let Some((write, decision)) = decide(before.as_ref()) else {
                 return Ok(FreshWrite {
                     after: before.clone(),
                     before,
                     written: None,
+                    created: false,
                 });
             };
-            match self
-                .put_contact(subscription, &desired, etag.as_deref())
-                .await
-            {
-                Ok(written) => {
+            let outcome = match &write {
+                Write::Put(desired) => self
+                    .put_contact(subscription, desired, etag.as_deref())
+                    .await
+                    .map(|w| (w.created, Some(w.contact.properties))),
+                Write::Delete => self
+                    .delete_contact(subscription)
+                    .await
+                    .map(|_| (false, None)),
+            };
+            match outcome {
+                Ok((created, answered)) => {
                     let after = match self.get_contact(subscription).await {
                         Ok(contact) => contact.map(|c| c.properties),
                         Err(e) => {
@@ -56,12 +75,13 @@ impl ArmClient {
                                 subscription,
                                 "cannot read back the contact after a write: {e}"
                             );
-                            Some(written.contact.properties.clone())
+                            answered
                         }
                     };
                     return Ok(FreshWrite {
                         before,
-                        written: Some((decision, written)),
+                        written: Some(decision),
+                        created,
                         after,
                     });
                 }

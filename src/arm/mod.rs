@@ -197,6 +197,14 @@ impl ArmClient {
         })
     }
 
+    /// Deletes the contact, once (see [`ArmClient::put_contact`]); `false` when there was none.
+    pub async fn delete_contact(&self, subscription: &str) -> Result<bool, ArmError> {
+        let answer = self
+            .attempt(Method::DELETE, self.contact_url(subscription), None, None)
+            .await?;
+        Ok(answer.status == StatusCode::OK)
+    }
+
     /// Every subscription the identity can see, following `nextLink`.
     pub async fn list_subscriptions(&self) -> Result<Vec<Subscription>, ArmError> {
         let mut url = self.endpoint.clone();

@@ -1,46 +1,149 @@
 //! Deletion. Orphan leaves Azure as it is. Revert takes off each subscription the addresses
 //! this policy added (the ledger), unless another live policy requires them; what comes off is
 //! decided by the engine ([`crate::plan::revert`]) from a fresh read under the subscription's
-//! write lock. A subscription that can no longer be written (403, gone) is reported and
-//! skipped so deletion never hangs on it.
+//! write lock. A contact this policy created and that holds nothing else is deleted; a
+//! contact someone else created is never left without an address.
+//!
+//! Deletion never loses track: while Revert cannot run (the token endpoint is down, ARM
+//! throttles) the finalizer stays and the pass is retried with backoff, the ledger kept. When
+//! it cannot run without a person (the credentials are gone, the ledger is unreadable), the
+//! policy shows `Stalled` with what to do, and the annotation [`FINISH_AS_ORPHAN`] lets that
+//! person finish the deletion as Orphan. A subscription that can no longer be written (403,
+//! gone) is reported and skipped, so deletion never hangs on it.
 
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::{Api, ResourceExt, runtime::controller::Action};
+use k8s_openapi::jiff::Timestamp;
+use kube::{Resource, ResourceExt, runtime::controller::Action};
 
-use super::{context::Context, events, gate, ledger, record::Note};
+use super::{
+    FINISH_AS_ORPHAN,
+    context::Context,
+    events, gate, ledger,
+    reconcile::{patch_status, policy_id},
+    record::Note,
+    status::{self, Pass},
+};
 use crate::{
     Error, Result,
+    arm::{ArmError, fresh::Write},
     crd::{DeletionPolicy, Mode, SecurityContactPolicy},
     emails,
+    outcome::Failure,
     overlap::{self, Contender},
-    plan,
+    plan::{self, RevertAction},
 };
 
-pub async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
-    let outcome = revert(policy, ctx).await;
-    if outcome.is_ok() {
-        ctx.forget(policy);
-        ctx.metrics.forget(&super::reconcile::policy_id(policy));
-    }
-    outcome
+/// Why Revert stopped before it was done.
+enum Halt {
+    /// Retrying may help (throttling, ARM or the token endpoint unavailable).
+    Retry(Failure, Error),
+    /// A person must act; the failure says what to do.
+    Blocked(Failure),
 }
 
-async fn revert(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
+pub async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
+    let mut notes = Vec::new();
+    let halt = revert(policy, ctx, &mut notes).await;
+    events::publish(ctx, policy, &notes).await;
+    let (failure, error) = match halt {
+        None => {
+            ledger::delete(&ctx.ledgers, policy).await?;
+            ctx.forget(policy);
+            ctx.metrics.forget(&policy_id(policy));
+            if let Some(uid) = policy.uid() {
+                ctx.ledger_cache.lock().expect("ledger cache").remove(&uid);
+            }
+            return Ok(Action::await_change());
+        }
+        Some(Halt::Retry(failure, error)) => (failure, error),
+        Some(Halt::Blocked(failure)) => {
+            let error = Error::CleanupBlocked(failure.message.clone());
+            (failure, error)
+        }
+    };
+    // Say on the policy itself why it is still there; the finalizer stays.
+    let blocked = Pass::Blocked(failure);
+    let next = status::next(
+        policy.meta().generation,
+        policy.spec.mode,
+        policy.status.as_ref(),
+        &blocked,
+        Timestamp::now(),
+    );
+    if policy.status.as_ref() != Some(&next) {
+        patch_status(policy, ctx, &next).await?;
+    }
+    Err(error)
+}
+
+/// What a person can do when Revert cannot finish.
+fn way_out(policy: &SecurityContactPolicy) -> String {
+    format!(
+        "fix it and Revert resumes, or finish the deletion without Revert (the addresses stay): \
+         kubectl annotate securitycontactpolicy {} -n {} {FINISH_AS_ORPHAN}=true",
+        policy.name_any(),
+        policy.namespace().unwrap_or_default()
+    )
+}
+
+fn blocked(policy: &SecurityContactPolicy, reason: &str, why: &str) -> Halt {
+    Halt::Blocked(Failure::terminal(
+        reason,
+        format!("cannot revert: {why}; {}", way_out(policy)),
+    ))
+}
+
+fn retry_arm(e: ArmError) -> Halt {
+    Halt::Retry(Failure::from(&e), Error::Arm(e))
+}
+
+/// Reverts what the ledger says; `None` when done.
+async fn revert(
+    policy: &SecurityContactPolicy,
+    ctx: &Context,
+    notes: &mut Vec<Note>,
+) -> Option<Halt> {
+    if policy
+        .annotations()
+        .get(FINISH_AS_ORPHAN)
+        .map(String::as_str)
+        == Some("true")
+    {
+        if policy.spec.deletion_policy == DeletionPolicy::Revert {
+            notes.push(Note::warning(
+                "RevertAbandoned",
+                format!("{FINISH_AS_ORPHAN}=true: deletion finished as Orphan; the addresses this policy added stay"),
+            ));
+        }
+        return None;
+    }
     if policy.spec.deletion_policy == DeletionPolicy::Orphan || policy.spec.mode == Mode::Audit {
-        return Ok(Action::await_change());
+        return None;
     }
-    let namespace = policy.namespace().unwrap_or_default();
-    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
-    let record = ledger::load(&cms, policy).await?;
+    // "Still required by another live policy" is judged on the whole cache, not on the part a
+    // restart has listed so far.
+    if ctx.store.wait_until_ready().await.is_err() {
+        let f = Failure {
+            transient: true,
+            ..Failure::terminal("ShuttingDown", "the operator is stopping")
+        };
+        return Some(Halt::Retry(f, Error::Shutdown));
+    }
+    let record = match ledger::load(&ctx.ledgers, policy).await {
+        Ok(record) => record,
+        Err(e @ Error::LedgerUnreadable { .. }) => {
+            return Some(blocked(policy, "LedgerUnreadable", &e.to_string()));
+        }
+        Err(e) => {
+            let f = Failure {
+                transient: true,
+                ..Failure::terminal("LedgerUnavailable", e.to_string())
+            };
+            return Some(Halt::Retry(f, e));
+        }
+    };
     if record.is_empty() {
-        return Ok(Action::await_change());
+        return None;
     }
-    // "Still required by another live policy" must be judged on the whole cache, not on the
-    // part a restart has listed so far.
-    ctx.store
-        .wait_until_ready()
-        .await
-        .map_err(|_| Error::Shutdown)?;
     let arm = match ctx
         .clients
         .client_for(&ctx.client, &ctx.azure, policy)
@@ -48,24 +151,25 @@ async fn revert(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action>
     {
         Ok(arm) => arm,
         Err(f) if f.transient => {
-            return Err(Error::Transient {
-                reason: f.reason,
-                message: f.message,
-                retry_after: None,
-            });
+            let e = Error::Transient {
+                reason: f.reason.clone(),
+                message: f.message.clone(),
+                retry_after: f.retry_after,
+            };
+            return Some(Halt::Retry(f, e));
         }
-        Err(f) => {
-            let note = Note::warning("RevertSkipped", format!("cannot revert: {}", f.message));
-            events::publish(ctx, policy, &[note]).await;
-            ledger::delete(&cms, policy).await?;
-            return Ok(Action::await_change());
-        }
+        Err(f) => return Some(blocked(policy, &f.reason, &f.message)),
     };
+    match arm.check_credential().await {
+        Ok(()) => {}
+        Err(e) if e.is_transient() => return Some(retry_arm(e)),
+        Err(e) => return Some(blocked(policy, e.reason(), &e.summary())),
+    }
+
     let all = ctx.store.state();
     let others: Vec<Contender<'_>> = gate::live_others(policy, all.iter().map(AsRef::as_ref))
         .map(gate::contender)
         .collect();
-    let mut notes = Vec::new();
     let mut reverted = Vec::new();
     for subscription in record.subscriptions() {
         let added = record.added(subscription);
@@ -73,33 +177,52 @@ async fn revert(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action>
         if added.iter().all(|a| emails::contains(&required, a)) {
             continue;
         }
+        let created = record.created(subscription);
         let lock = ctx.locks.lock_for(subscription);
         let _guard = lock.lock().await;
+        let mut left = None;
         let outcome = arm
             .write_fresh(subscription, |current| {
-                plan::revert(current, &added, &required).map(|r| (r.desired, r.removed))
+                let r = plan::revert(current, &added, &required, created)?;
+                match r.action {
+                    RevertAction::Put(desired) => Some((Write::Put(desired), (r.removed, false))),
+                    RevertAction::Delete => Some((Write::Delete, (r.removed, true))),
+                    RevertAction::LeaveLast => {
+                        left = Some(r.removed);
+                        None
+                    }
+                }
             })
             .await;
         match outcome {
-            Ok(fresh) => {
-                if let Some((removed, _)) = fresh.written {
-                    reverted.push(format!("{subscription}: removed {}", removed.join(", ")));
+            Ok(fresh) => match fresh.written {
+                Some((removed, true)) => reverted.push(format!(
+                    "{subscription}: removed {} and deleted the contact this policy created",
+                    removed.join(", ")
+                )),
+                Some((removed, false)) => {
+                    reverted.push(format!("{subscription}: removed {}", removed.join(", ")))
                 }
-            }
-            Err(e) if e.is_transient() => {
-                events::publish(ctx, policy, &notes).await;
-                return Err(Error::Arm(e));
-            }
+                None => {}
+            },
+            Err(e) if e.is_transient() => return Some(retry_arm(e)),
             Err(e) => notes.push(Note::warning(
                 "RevertSkipped",
                 format!("{subscription}: {}", e.summary()),
             )),
         }
+        if let Some(removed) = left {
+            notes.push(Note::warning(
+                "RevertSkipped",
+                format!(
+                    "{subscription}: left {}: it is the only address on a contact this policy did not create",
+                    removed.join(", ")
+                ),
+            ));
+        }
     }
     if !reverted.is_empty() {
         notes.push(Note::normal("Reverted", reverted.join("; ")));
     }
-    events::publish(ctx, policy, &notes).await;
-    ledger::delete(&cms, policy).await?;
-    Ok(Action::await_change())
+    None
 }

@@ -2,15 +2,16 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
-    Client,
+    Api, Client,
     runtime::{
         events::{Recorder, Reporter},
         reflector::{ObjectRef, Store},
     },
 };
 
-use super::{FIELD_MANAGER, credentials::ClientCache, sweep::WriteLocks};
+use super::{FIELD_MANAGER, credentials::ClientCache, ledger::Ledger, sweep::WriteLocks};
 use crate::{connect::Azure, crd::SecurityContactPolicy, metrics::Metrics};
 
 pub struct Context {
@@ -25,6 +26,10 @@ pub struct Context {
     pub concurrency: usize,
     pub locks: WriteLocks,
     pub clients: ClientCache,
+    /// Revert ledgers: ConfigMaps in the operator's own namespace.
+    pub ledgers: Api<ConfigMap>,
+    /// Ledgers already read, by policy UID: a pass reads its ledger from the API once.
+    pub(crate) ledger_cache: Mutex<HashMap<String, Ledger>>,
     /// Consecutive failed passes per policy, for the error policy's backoff.
     failures: Mutex<HashMap<ObjectRef<SecurityContactPolicy>, u32>>,
 }
@@ -36,6 +41,7 @@ impl Context {
         store: Store<SecurityContactPolicy>,
         metrics: Metrics,
         concurrency: usize,
+        ledger_namespace: &str,
     ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
@@ -43,6 +49,8 @@ impl Context {
         };
         Context {
             recorder: Recorder::new(client.clone(), reporter),
+            ledgers: Api::namespaced(client.clone(), ledger_namespace),
+            ledger_cache: Default::default(),
             client,
             azure,
             store,

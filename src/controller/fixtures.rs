@@ -5,7 +5,10 @@ use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use super::{FINALIZER, status::Pass};
 use crate::{
-    crd::{DeletionPolicy, EmailMerge, SecurityContactPolicy, SecurityContactPolicyStatus},
+    crd::{
+        Credentials, DeletionPolicy, EmailMerge, SecretRef, SecurityContactPolicy,
+        SecurityContactPolicyStatus,
+    },
     outcome::{SubscriptionResult, Verdict},
 };
 
@@ -76,6 +79,23 @@ impl PolicyBuilder {
 
     pub fn deleting(mut self) -> Self {
         self.0.metadata.deletion_timestamp = self.0.metadata.creation_timestamp.clone();
+        self
+    }
+
+    /// Credentials from the Secret `name` in the policy's namespace.
+    pub fn secret(mut self, name: &str) -> Self {
+        self.0.spec.credentials = Some(Credentials {
+            secret_ref: SecretRef { name: name.into() },
+        });
+        self
+    }
+
+    pub fn annotate(mut self, key: &str, value: &str) -> Self {
+        self.0
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(key.into(), value.into());
         self
     }
 

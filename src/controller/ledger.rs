@@ -1,21 +1,30 @@
 //! What a policy added, per subscription, so `deletionPolicy: Revert` removes exactly that.
 //!
-//! Kept in a ConfigMap owned by the policy, so it survives operator restarts. Addresses are
-//! numbered once and each subscription stores a hexadecimal bitmask over them: 10,000
-//! subscriptions with every address added take about 500 KiB, under the 1 MiB object limit.
-//! It is written after a successful PUT: a crash in between forgets an addition (Revert then
-//! leaves that address) rather than ever claiming an address someone else put there.
+//! Kept in a ConfigMap in the operator's own namespace, named after the policy's UID, with no
+//! owner reference. Not in the policy's namespace and not owned by the policy, because then
+//! deleting the namespace, or a foreground delete (Argo CD's prune), removes the ledger before
+//! the policy's cleanup runs, and Revert silently does nothing. Not on the policy object either:
+//! at 10,000 subscriptions it is hundreds of KiB, and the status is rewritten by every pass.
+//! Keeping every ledger in one namespace also means the operator needs ConfigMap rights there
+//! only.
+//!
+//! Addresses are numbered once and each subscription stores a hexadecimal bitmask over them:
+//! 10,000 subscriptions with every address added take about 500 KiB, under the 1 MiB object
+//! limit. An address is recorded only after a PUT that ARM confirmed (read back): a crash in
+//! between forgets an addition (Revert then leaves that address) rather than ever claiming an
+//! address someone else put there. An address a person removed is forgotten at the next pass:
+//! if they add it back later, it is theirs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, ResourceExt,
     api::{DeleteParams, Patch, PatchParams},
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, crd::SecurityContactPolicy};
+use crate::{Error, Result, crd::SecurityContactPolicy, emails};
 
 const KEY: &str = "ledger.json";
 
@@ -24,12 +33,16 @@ pub struct Ledger {
     addresses: Vec<String>,
     /// subscription (lower case) → hex bitmask over `addresses`, lowest bit first.
     subscriptions: BTreeMap<String, String>,
+    /// Subscriptions whose contact this policy created (ARM answered 201).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    created: BTreeSet<String>,
 }
 
 impl Ledger {
     /// Records that this policy added `added` to `subscription`; true when something new.
     pub fn record(&mut self, subscription: &str, added: &[String]) -> bool {
-        let mut bits = decode(self.subscriptions.get(&subscription.to_ascii_lowercase()));
+        let key = subscription.to_ascii_lowercase();
+        let mut bits = decode(self.subscriptions.get(&key));
         let mut changed = false;
         for address in added {
             let index = match self
@@ -50,10 +63,45 @@ impl Ledger {
             bits[index] = true;
         }
         if changed {
-            self.subscriptions
-                .insert(subscription.to_ascii_lowercase(), encode(&bits));
+            self.subscriptions.insert(key, encode(&bits));
         }
         changed
+    }
+
+    /// Records that this policy created `subscription`'s contact; true when new.
+    pub fn record_created(&mut self, subscription: &str) -> bool {
+        self.created.insert(subscription.to_ascii_lowercase())
+    }
+
+    /// Whether this policy created `subscription`'s contact.
+    pub fn created(&self, subscription: &str) -> bool {
+        self.created.contains(&subscription.to_ascii_lowercase())
+    }
+
+    /// Forgets what is no longer ours on `subscription`: addresses not on the contact any more
+    /// (`present`), or everything when the contact is gone (`None`). True when something was
+    /// forgotten.
+    pub fn retain(&mut self, subscription: &str, present: Option<&[String]>) -> bool {
+        let key = subscription.to_ascii_lowercase();
+        let Some(present) = present else {
+            let had = self.subscriptions.remove(&key).is_some();
+            return self.created.remove(&key) | had;
+        };
+        let bits = decode(self.subscriptions.get(&key));
+        let kept: Vec<bool> = bits
+            .iter()
+            .zip(&self.addresses)
+            .map(|(on, address)| *on && emails::contains(present, address))
+            .collect();
+        if kept.iter().zip(&bits).all(|(k, b)| k == b) {
+            return false;
+        }
+        if kept.iter().any(|on| *on) {
+            self.subscriptions.insert(key, encode(&kept));
+        } else {
+            self.subscriptions.remove(&key);
+        }
+        true
     }
 
     /// Addresses this policy added to `subscription`.
@@ -72,7 +120,7 @@ impl Ledger {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.subscriptions.is_empty()
+        self.subscriptions.is_empty() && self.created.is_empty()
     }
 }
 
@@ -100,18 +148,12 @@ fn decode(hex: Option<&String>) -> Vec<bool> {
     .unwrap_or_default()
 }
 
-/// The ConfigMap holding `policy`'s ledger.
+/// The ConfigMap holding `policy`'s ledger: `scp-ledger-<uid>` (a UID is 36 characters).
 pub fn name(policy: &SecurityContactPolicy) -> String {
-    let base = policy.name_any();
-    // Object names stop at 253 characters; policy names are at most that already.
-    let name = format!("{base}-scp-ledger");
-    if name.len() <= 253 {
-        name
-    } else {
-        format!("{}-scp-ledger", &base[..242])
-    }
+    format!("scp-ledger-{}", policy.uid().unwrap_or_default())
 }
 
+/// `policy`'s ledger from `api` (the operator's namespace); empty when there is none.
 pub async fn load(api: &Api<ConfigMap>, policy: &SecurityContactPolicy) -> Result<Ledger> {
     let Some(cm) = api
         .get_opt(&name(policy))
@@ -140,17 +182,16 @@ pub async fn save(
     policy: &SecurityContactPolicy,
     ledger: &Ledger,
 ) -> Result<()> {
-    let owner = policy
-        .controller_owner_ref(&())
-        .into_iter()
-        .collect::<Vec<_>>();
     let cm = serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": name(policy),
-            "labels": {"app.kubernetes.io/managed-by": "security-contact-operator"},
-            "ownerReferences": owner,
+            "labels": {
+                "app.kubernetes.io/managed-by": "security-contact-operator",
+                "securitycontact.dev/policy-namespace": policy.namespace().unwrap_or_default(),
+            },
+            "annotations": {"securitycontact.dev/policy": format!("{}/{}", policy.namespace().unwrap_or_default(), policy.name_any())},
         },
         // A map of strings always serialises.
         "data": { KEY: serde_json::to_string(ledger).expect("ledger serialises") },
@@ -189,6 +230,8 @@ mod tests {
         assert_eq!(l.added("s1"), vec!["a@x.io", "b@x.io"]);
         assert_eq!(l.added("s2"), vec!["c@x.io"]);
         assert!(l.added("s3").is_empty());
+        assert!(l.record_created("S2"));
+        assert!(l.created("s2") && !l.created("s1"));
         let json = serde_json::to_string(&l).unwrap();
         assert_eq!(serde_json::from_str::<Ledger>(&json).unwrap(), l);
     }
@@ -203,5 +246,27 @@ mod tests {
         let size = serde_json::to_string(&l).unwrap().len();
         assert!(size < 1024 * 1024, "ledger is {size} bytes");
         assert_eq!(l.added("00000042-0000-0000-0000-000000000000").len(), 50);
+    }
+
+    #[test]
+    fn forgets_what_a_person_removed_and_contacts_that_are_gone() {
+        let mut l = Ledger::default();
+        l.record("s1", &["a@x.io".into(), "b@x.io".into()]);
+        l.record("s2", &["a@x.io".into()]);
+        l.record_created("s2");
+        assert!(!l.retain(
+            "s1",
+            Some(&["A@x.io".into(), "b@x.io".into(), "c@x.io".into()])
+        ));
+        assert!(
+            l.retain("s1", Some(&["b@x.io".into()])),
+            "a person removed a@x.io"
+        );
+        assert_eq!(l.added("s1"), ["b@x.io"]);
+        assert!(l.retain("s1", Some(&[])));
+        assert!(l.added("s1").is_empty());
+        assert!(l.retain("s2", None), "the contact was deleted");
+        assert!(!l.created("s2") && l.added("s2").is_empty());
+        assert!(l.is_empty());
     }
 }

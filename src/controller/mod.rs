@@ -48,6 +48,9 @@ pub const FIELD_MANAGER: &str = "security-contact-operator";
 /// Setting this annotation to a new value asks for an immediate pass (like Flux's
 /// `reconcile.fluxcd.io/requestedAt`).
 pub const RECONCILE_REQUEST: &str = "securitycontact.dev/reconcile-requested-at";
+/// Set to `"true"` on a policy whose Revert cannot finish (credentials gone, ledger
+/// unreadable) to finish its deletion as Orphan: the addresses it added stay.
+pub const FINISH_AS_ORPHAN: &str = "securitycontact.dev/finish-as-orphan";
 
 pub struct Options {
     pub namespace: Option<String>,
@@ -56,6 +59,8 @@ pub struct Options {
     pub workers: u16,
     /// Reconcile only while holding the leader lease (`--leader-elect`).
     pub leadership: Option<crate::leader::Leadership>,
+    /// Where the Revert ledgers live: the operator's own namespace.
+    pub ledger_namespace: String,
 }
 
 /// Runs the controller until `shutdown` is cancelled. `ready` is set once the CRD was found
@@ -94,6 +99,7 @@ pub async fn run(
         reader.clone(),
         metrics,
         options.concurrency,
+        &options.ledger_namespace,
     ));
     // Ready once the CRD answers, leader or not: standbys must not stall rollouts.
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -162,5 +168,6 @@ fn relevant_change(p: &SecurityContactPolicy) -> Option<u64> {
         .hash(&mut h);
     p.finalizers().hash(&mut h);
     p.annotations().get(RECONCILE_REQUEST).hash(&mut h);
+    p.annotations().get(FINISH_AS_ORPHAN).hash(&mut h);
     Some(h.finish())
 }

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::{api::core::v1::ConfigMap, jiff::Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -140,32 +140,51 @@ async fn sweep(policy: &SecurityContactPolicy, ctx: &Context, id: &str) -> Resul
         return Ok(Pass::Blocked(Failure::from(&e)));
     }
     let swept = sweep::sweep(&arm, id, &policy.spec, &ctx.locks, ctx.concurrency).await;
-    if policy.spec.deletion_policy == DeletionPolicy::Revert && !swept.added.is_empty() {
-        record_added(policy, ctx, &swept.added).await?;
+    if policy.spec.deletion_policy == DeletionPolicy::Revert {
+        update_ledger(policy, ctx, &swept.ledger).await?;
     }
     Ok(Pass::Swept(swept.results))
 }
 
-async fn record_added(
+/// Teaches the Revert ledger what this pass did: addresses added and contacts created, and
+/// addresses that are no longer there (a person removed them: no longer ours). Read from the
+/// API once per process, written only when it changed.
+async fn update_ledger(
     policy: &SecurityContactPolicy,
     ctx: &Context,
-    added: &[(String, Vec<String>)],
+    news: &[sweep::LedgerNews],
 ) -> Result<()> {
-    let api: Api<ConfigMap> =
-        Api::namespaced(ctx.client.clone(), &policy.namespace().unwrap_or_default());
-    let mut record = ledger::load(&api, policy).await?;
+    let uid = policy.uid().unwrap_or_default();
+    let cached = ctx
+        .ledger_cache
+        .lock()
+        .expect("ledger cache")
+        .get(&uid)
+        .cloned();
+    let mut ledger = match cached {
+        Some(ledger) => ledger,
+        None => ledger::load(&ctx.ledgers, policy).await?,
+    };
     let mut changed = false;
-    for (subscription, addresses) in added {
-        changed |= record.record(subscription, addresses);
+    for n in news {
+        changed |= ledger.retain(&n.subscription, n.present.as_deref());
+        changed |= ledger.record(&n.subscription, &n.added);
+        if n.created {
+            changed |= ledger.record_created(&n.subscription);
+        }
     }
     if changed {
-        ledger::save(&api, policy, &record).await?;
+        ledger::save(&ctx.ledgers, policy, &ledger).await?;
     }
+    ctx.ledger_cache
+        .lock()
+        .expect("ledger cache")
+        .insert(uid, ledger);
     Ok(())
 }
 
 /// Server-side apply on `/status` under one field manager.
-async fn patch_status(
+pub(crate) async fn patch_status(
     policy: &SecurityContactPolicy,
     ctx: &Context,
     status: &SecurityContactPolicyStatus,

@@ -13,7 +13,7 @@ use std::{
 use futures::{StreamExt, stream};
 
 use crate::{
-    arm::{ArmClient, wire::ContactProperties},
+    arm::{ArmClient, fresh::Write, wire::ContactProperties},
     cis,
     crd::{Mode, SecurityContactPolicySpec},
     emails,
@@ -36,8 +36,20 @@ impl WriteLocks {
 
 pub struct Swept {
     pub results: Vec<SubscriptionResult>,
-    /// Addresses this pass added, per subscription (for the Revert ledger).
-    pub added: Vec<(String, Vec<String>)>,
+    /// What the Revert ledger must learn from this pass, per subscription that was read.
+    pub ledger: Vec<LedgerNews>,
+}
+
+/// What one subscription's pass means for the Revert ledger.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LedgerNews {
+    pub subscription: String,
+    /// Addresses this pass added (absent before the write, present after it).
+    pub added: Vec<String>,
+    /// The write created the contact.
+    pub created: bool,
+    /// The addresses on the contact now; `None` when there is no contact.
+    pub present: Option<Vec<String>>,
 }
 
 pub async fn sweep(
@@ -49,21 +61,20 @@ pub async fn sweep(
 ) -> Swept {
     // Owned ids: a stream of borrowed ones trips the compiler's higher-ranked lifetime
     // inference once the future is spawned by the Controller.
-    let outcomes: Vec<(SubscriptionResult, Vec<String>)> = stream::iter(spec.subscriptions.clone())
-        .map(|sub| async move { one(arm, policy_id, spec, &sub, locks).await })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let outcomes: Vec<(SubscriptionResult, Option<LedgerNews>)> =
+        stream::iter(spec.subscriptions.clone())
+            .map(|sub| async move { one(arm, policy_id, spec, &sub, locks).await })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
     let mut results = Vec::with_capacity(outcomes.len());
-    let mut added = Vec::new();
-    for (result, new) in outcomes {
-        if !new.is_empty() {
-            added.push((result.subscription.clone(), new));
-        }
+    let mut ledger = Vec::new();
+    for (result, news) in outcomes {
+        ledger.extend(news);
         results.push(result);
     }
     results.sort_by(|a, b| a.subscription.cmp(&b.subscription));
-    Swept { results, added }
+    Swept { results, ledger }
 }
 
 async fn one(
@@ -72,13 +83,17 @@ async fn one(
     spec: &SecurityContactPolicySpec,
     subscription: &str,
     locks: &WriteLocks,
-) -> (SubscriptionResult, Vec<String>) {
+) -> (SubscriptionResult, Option<LedgerNews>) {
     let mut result = SubscriptionResult::new(policy_id, spec.mode, subscription);
-    let fail = |result: SubscriptionResult, failure: Failure| (result.failed(failure), Vec::new());
+    let news = |present: Option<&ContactProperties>| LedgerNews {
+        subscription: subscription.to_owned(),
+        present: present.map(addresses),
+        ..LedgerNews::default()
+    };
 
     let observed = match read(arm, subscription).await {
         Ok(o) => o,
-        Err(e) => return fail(result, Failure::from(&e)),
+        Err(e) => return (result.failed(Failure::from(&e)), None),
     };
     let first = plan::plan(&spec.contact, observed.as_ref());
     if first.is_compliant() || spec.mode == Mode::Audit {
@@ -90,7 +105,7 @@ async fn one(
         result.cis = cis::findings(observed.as_ref());
         result.drift = first.drift;
         result.changes = first.changes;
-        return (result, Vec::new());
+        return (result, Some(news(observed.as_ref())));
     }
 
     let lock = locks.lock_for(subscription);
@@ -98,21 +113,24 @@ async fn one(
     let outcome = arm
         .write_fresh(subscription, |current| {
             let plan = plan::plan(&spec.contact, current);
-            plan.desired.clone().map(|desired| (desired, plan))
+            plan.desired
+                .clone()
+                .map(|desired| (Write::Put(desired), plan))
         })
         .await;
     let fresh = match outcome {
         Ok(fresh) => fresh,
-        Err(e) => return fail(result, Failure::from(&e)),
+        Err(e) => return (result.failed(Failure::from(&e)), None),
     };
     result.cis = cis::findings(fresh.after.as_ref());
-    let Some((plan, written)) = fresh.written else {
+    let mut news = news(fresh.after.as_ref());
+    let Some(plan) = fresh.written else {
         // Someone else made it compliant between our two reads.
-        return (result, Vec::new());
+        return (result, Some(news));
     };
     result.drift = plan.drift;
     result.changes = plan.changes;
-    result.created = written.created;
+    result.created = fresh.created;
     // Judge on what ARM holds now, not on what we sent.
     let check = plan::plan(&spec.contact, fresh.after.as_ref());
     result.verdict = if check.is_compliant() {
@@ -122,8 +140,13 @@ async fn one(
         Verdict::NonCompliant
     };
     let desired = plan.desired.unwrap_or_default();
-    let added = added(fresh.before.as_ref(), &desired, fresh.after.as_ref());
-    (result, added)
+    news.added = added(fresh.before.as_ref(), &desired, fresh.after.as_ref());
+    news.created = fresh.created;
+    (result, Some(news))
+}
+
+fn addresses(contact: &ContactProperties) -> Vec<String> {
+    emails::split(contact.emails.as_deref().unwrap_or_default())
 }
 
 /// Addresses we wrote that were not there before and that ARM now holds: only those may ever be
@@ -133,9 +156,7 @@ fn added(
     desired: &ContactProperties,
     after: Option<&ContactProperties>,
 ) -> Vec<String> {
-    let list = |c: Option<&ContactProperties>| {
-        emails::split(c.and_then(|c| c.emails.as_deref()).unwrap_or_default())
-    };
+    let list = |c: Option<&ContactProperties>| c.map(addresses).unwrap_or_default();
     let (before, after) = (list(before), list(after));
     list(Some(desired))
         .into_iter()

@@ -47,7 +47,9 @@ impl Seen {
 
 const POLICIES: &str = "/apis/securitycontact.dev/v1alpha1/namespaces/ns/securitycontactpolicies";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
-const CONFIGMAPS: &str = "/api/v1/namespaces/ns/configmaps";
+/// The operator's own namespace, where the Revert ledgers live.
+const OPERATOR_NAMESPACE: &str = "operator";
+const CONFIGMAPS: &str = "/api/v1/namespaces/operator/configmaps";
 
 /// A fake API server holding one policy: it applies the finalizer JSON patch and status
 /// patches to it, keeps ConfigMaps, accepts Events, and records every request.
@@ -57,11 +59,19 @@ struct ApiServer {
 
 impl ApiServer {
     fn start(policy: &SecurityContactPolicy) -> (Client, ApiServer) {
+        Self::with_configmaps(policy, serde_json::Map::new())
+    }
+
+    /// Like [`ApiServer::start`], with ConfigMaps (by name, in the operator's namespace).
+    fn with_configmaps(
+        policy: &SecurityContactPolicy,
+        configmaps: serde_json::Map<String, Value>,
+    ) -> (Client, ApiServer) {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let mut object = serde_json::to_value(policy).expect("policy JSON");
-        let mut configmaps = serde_json::Map::new();
+        let mut configmaps = configmaps;
         tokio::spawn(async move {
             while let Some((request, send)) = handle.next_request().await {
                 let method = request.method().to_string();
@@ -110,13 +120,19 @@ fn respond(
             (200, policy.clone())
         }
         "PATCH" if path.starts_with(POLICIES) => {
-            // The finalizer helper's JSON patch: test + add of metadata.finalizers.
-            let finalizers = policy["metadata"]["finalizers"]
+            // The finalizer helper's JSON patch: test, then add or remove metadata.finalizers.
+            let removes = body
+                .as_array()
+                .is_some_and(|ops| ops.iter().any(|op| op["op"] == "remove"));
+            let mut finalizers = policy["metadata"]["finalizers"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            let mut finalizers: Vec<Value> = finalizers;
-            finalizers.push(json!(FINALIZER));
+            if removes {
+                finalizers.retain(|f| f != FINALIZER);
+            } else {
+                finalizers.push(json!(FINALIZER));
+            }
             policy["metadata"]["finalizers"] = Value::Array(finalizers);
             (200, policy.clone())
         }
@@ -129,6 +145,14 @@ fn respond(
             configmaps.insert(name, body.clone());
             (200, body.clone())
         }
+        "DELETE" if path.starts_with(CONFIGMAPS) => match configmaps.remove(&name) {
+            Some(_) => (
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+            ),
+            None => (404, not_found),
+        },
+        "GET" if path.starts_with("/api/v1/namespaces/ns/secrets/") => (404, not_found),
         _ => (404, not_found),
     }
 }
@@ -170,7 +194,14 @@ fn listing(
         writer.apply_watcher_event(&watcher::Event::InitApply((*p).clone()));
     }
     (
-        Arc::new(Context::new(client, azure, reader, metrics, 4)),
+        Arc::new(Context::new(
+            client,
+            azure,
+            reader,
+            metrics,
+            4,
+            OPERATOR_NAMESPACE,
+        )),
         writer,
     )
 }
@@ -393,7 +424,7 @@ async fn the_revert_ledger_is_written_only_after_a_successful_put() {
     assert!(recorded.contains(DEMO_SUB_CONTACT_MISSING), "{recorded}");
     assert!(!recorded.contains(DEMO_SUB_READ_ONLY), "{recorded}");
 
-    // When every PUT fails, the ledger is not touched at all.
+    // When every PUT fails, the ledger is read (to forget what is gone) but never written.
     let sim = simulator().await;
     let policy = PolicyBuilder::new("q")
         .subscriptions(&[DEMO_SUB_READ_ONLY])
@@ -402,7 +433,10 @@ async fn the_revert_ledger_is_written_only_after_a_successful_put() {
         .build();
     let (server, _) = pass(&sim, &policy).await;
     assert!(
-        server.lines().iter().all(|l| !l.contains(CONFIGMAPS)),
+        !server
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("PATCH") && l.contains(CONFIGMAPS)),
         "{:#?}",
         server.lines()
     );
@@ -468,4 +502,221 @@ async fn no_decision_before_every_policy_is_known() {
     assert_eq!(puts(&sim), 0, "the newer Exact policy never wrote");
     let stalled = last_status(&server);
     assert_eq!(condition(&stalled, "Stalled").unwrap().reason, "Conflict");
+}
+
+/// A ledger ConfigMap saying `policy` added `addresses` to `subscription`.
+fn ledger_of(
+    policy: &SecurityContactPolicy,
+    subscription: &str,
+    addresses: &[&str],
+) -> serde_json::Map<String, Value> {
+    let mut l = ledger::Ledger::default();
+    let addresses: Vec<String> = addresses.iter().map(|a| (*a).to_owned()).collect();
+    l.record(subscription, &addresses);
+    let data = serde_json::to_string(&l).unwrap();
+    let mut map = serde_json::Map::new();
+    map.insert(ledger::name(policy), json!({"data": {"ledger.json": data}}));
+    map
+}
+
+fn emails_on(sim: &SimHandle, subscription: &str) -> String {
+    sim.state().contact(subscription).unwrap().unwrap()["emails"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn deleting_revert_policy(name: &str) -> PolicyBuilder {
+    PolicyBuilder::new(name)
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .revert()
+        .finalized()
+        .deleting()
+}
+
+#[tokio::test]
+async fn revert_under_a_token_outage_keeps_everything_then_removes_exactly_ours() {
+    let sim = simulator().await;
+    sim.state()
+        .set_contact(
+            DEMO_SUB_COMPLIANT,
+            json!({"emails": "security@contoso.com;secops@contoso.com", "isEnabled": true}),
+        )
+        .unwrap();
+    let policy = deleting_revert_policy("p").build();
+    let ledger_cm = ledger_of(&policy, DEMO_SUB_COMPLIANT, &["secops@contoso.com"]);
+    let ledger_path = format!("{CONFIGMAPS}/{}", ledger::name(&policy));
+
+    // Entra is down: nothing is dropped, the finalizer stays, the policy says why.
+    sim.state()
+        .set_faults(azure_sim::FaultConfig {
+            seed: Some(1),
+            rules: vec![azure_sim::FaultRule {
+                route: Some(RouteKind::Token),
+                error_rate: 1.0,
+                ..Default::default()
+            }],
+        })
+        .unwrap();
+    let (client, server) = ApiServer::with_configmaps(&policy, ledger_cm.clone());
+    let ctx = context(client, &sim, &[&policy]);
+    let error = reconcile(Arc::new(policy.clone()), ctx)
+        .await
+        .expect_err("Revert must be retried");
+    assert!(
+        error
+            .to_string()
+            .contains("the token endpoint is unavailable"),
+        "{error}"
+    );
+    let lines = server.lines();
+    assert!(
+        !lines.contains(&format!("DELETE {ledger_path}")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l == &format!("PATCH {POLICIES}/p")),
+        "the finalizer stays: {lines:#?}"
+    );
+    let status = last_status(&server);
+    let reconciling = condition(&status, "Reconciling").expect("Reconciling");
+    assert_eq!(reconciling.reason, "TokenEndpointUnavailable");
+    assert_eq!(gets(&sim), 0);
+
+    // Entra is back: exactly our address comes off, then the ledger and the finalizer go.
+    sim.state().clear_faults();
+    let (client, server) = ApiServer::with_configmaps(&policy, ledger_cm);
+    let ctx = context(client, &sim, &[&policy]);
+    reconcile(Arc::new(policy.clone()), ctx)
+        .await
+        .expect("Revert completes");
+    assert_eq!(emails_on(&sim, DEMO_SUB_COMPLIANT), "security@contoso.com");
+    let lines = server.lines();
+    assert!(
+        lines.contains(&format!("DELETE {ledger_path}")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("PATCH {POLICIES}/p"),
+        "finalizer last"
+    );
+    let reverted = server
+        .seen()
+        .into_iter()
+        .find(|s| s.body["reason"] == "Reverted")
+        .expect("a Reverted event");
+    let note = reverted.body["note"].as_str().unwrap().to_owned();
+    assert!(note.contains("removed secops@contoso.com"), "{note}");
+}
+
+#[tokio::test]
+async fn revert_without_credentials_is_stalled_with_the_way_out_until_a_person_takes_it() {
+    let sim = simulator().await;
+    let policy = deleting_revert_policy("p").secret("gone").build();
+    let ledger_cm = ledger_of(&policy, DEMO_SUB_COMPLIANT, &["secops@contoso.com"]);
+    let ledger_path = format!("{CONFIGMAPS}/{}", ledger::name(&policy));
+
+    let (client, server) = ApiServer::with_configmaps(&policy, ledger_cm.clone());
+    let ctx = context(client, &sim, &[&policy]);
+    reconcile(Arc::new(policy.clone()), ctx)
+        .await
+        .expect_err("the finalizer stays while a person must act");
+    let status = last_status(&server);
+    let stalled = condition(&status, "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "CredentialsInvalid");
+    assert!(
+        stalled.message.contains("Secret ns/gone not found"),
+        "{}",
+        stalled.message
+    );
+    let way_out =
+        "kubectl annotate securitycontactpolicy p -n ns securitycontact.dev/finish-as-orphan=true";
+    assert!(stalled.message.contains(way_out), "{}", stalled.message);
+    assert!(!server.lines().contains(&format!("DELETE {ledger_path}")));
+
+    // The person annotates: deletion finishes as Orphan, without a single Azure call.
+    let annotated = deleting_revert_policy("p")
+        .secret("gone")
+        .annotate(super::FINISH_AS_ORPHAN, "true")
+        .build();
+    let (client, server) = ApiServer::with_configmaps(&annotated, ledger_cm);
+    let ctx = context(client, &sim, &[&annotated]);
+    reconcile(Arc::new(annotated), ctx).await.expect("finished");
+    let lines = server.lines();
+    assert!(
+        lines.contains(&format!("DELETE {ledger_path}")),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.last().unwrap(), &format!("PATCH {POLICIES}/p"));
+    assert!(
+        server
+            .seen()
+            .iter()
+            .any(|s| s.body["reason"] == "RevertAbandoned")
+    );
+    assert_eq!(sim.state().requests().total, 0);
+}
+
+#[tokio::test]
+async fn an_unreadable_ledger_is_stalled_not_silently_dropped() {
+    let sim = simulator().await;
+    let policy = deleting_revert_policy("p").build();
+    let mut cm = serde_json::Map::new();
+    cm.insert(
+        ledger::name(&policy),
+        json!({"data": {"ledger.json": "{not json"}}),
+    );
+    let (client, server) = ApiServer::with_configmaps(&policy, cm);
+    let ctx = context(client, &sim, &[&policy]);
+    reconcile(Arc::new(policy.clone()), ctx)
+        .await
+        .expect_err("stays");
+    let status = last_status(&server);
+    let stalled = condition(&status, "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "LedgerUnreadable");
+    assert!(
+        stalled.message.contains("finish-as-orphan=true"),
+        "{}",
+        stalled.message
+    );
+    assert!(
+        !server.lines().iter().any(|l| l.starts_with("DELETE")),
+        "{:#?}",
+        server.lines()
+    );
+}
+
+#[tokio::test]
+async fn revert_deletes_a_contact_it_created_and_that_holds_nothing_else() {
+    let sim = simulator().await;
+    let policy = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING])
+        .revert()
+        .finalized()
+        .build();
+    // A pass creates the contact and records that it did.
+    let (client, server) = ApiServer::start(&policy);
+    let ctx = context(client, &sim, &[&policy]);
+    reconcile(Arc::new(policy.clone()), ctx).await.unwrap();
+    let recorded = server
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "PATCH" && s.path.starts_with(CONFIGMAPS))
+        .expect("ledger written");
+    let data = recorded.body["data"]["ledger.json"].as_str().unwrap();
+    assert!(data.contains("created"), "{data}");
+    let mut cms = serde_json::Map::new();
+    cms.insert(ledger::name(&policy), recorded.body.clone());
+
+    let deleting = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING])
+        .revert()
+        .finalized()
+        .deleting()
+        .build();
+    let (client, _server) = ApiServer::with_configmaps(&deleting, cms);
+    let ctx = context(client, &sim, &[&deleting]);
+    reconcile(Arc::new(deleting), ctx).await.unwrap();
+    assert_eq!(sim.state().contact(DEMO_SUB_CONTACT_MISSING).unwrap(), None);
 }

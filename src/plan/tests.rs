@@ -514,32 +514,41 @@ proptest! {
         current in observed(),
         ours in prop::sample::subsequence(POOL, 0..4),
         theirs in prop::sample::subsequence(POOL, 0..3),
+        created in any::<bool>(),
     ) {
         let ours: Vec<String> = ours.iter().map(|a| a.to_uppercase()).collect();
         let theirs: Vec<String> = theirs.iter().map(|a| (*a).to_owned()).collect();
         let Some(current) = current else {
-            prop_assert_eq!(revert(None, &ours, &theirs), None);
+            prop_assert_eq!(revert(None, &ours, &theirs, created), None);
             return Ok(());
         };
         let before = split(&current);
-        match revert(Some(&current), &ours, &theirs) {
-            None => prop_assert!(before
-                .iter()
-                .all(|a| !emails::contains(&ours, a) || emails::contains(&theirs, a))),
+        let ours_to_go = |a: &String| emails::contains(&ours, a) && !emails::contains(&theirs, a);
+        match revert(Some(&current), &ours, &theirs, created) {
+            None => prop_assert!(!before.iter().any(ours_to_go)),
             Some(r) => {
-                let after = split(&r.desired);
-                for a in &before {
-                    let gone = !emails::contains(&after, a);
-                    prop_assert_eq!(
-                        gone,
-                        emails::contains(&ours, a) && !emails::contains(&theirs, a),
-                        "{} handled wrongly", a
-                    );
-                }
                 prop_assert!(!r.removed.is_empty());
-                let mut unchanged = r.desired.clone();
-                unchanged.emails = current.emails.clone();
-                prop_assert_eq!(unchanged, current, "only the emails change");
+                prop_assert!(r.removed.iter().all(ours_to_go));
+                match r.action {
+                    RevertAction::Put(desired) => {
+                        let after = split(&desired);
+                        prop_assert!(!after.is_empty(), "never an empty address list");
+                        for a in &before {
+                            prop_assert_eq!(!emails::contains(&after, a), ours_to_go(a), "{} handled wrongly", a);
+                        }
+                        let mut unchanged = desired.clone();
+                        unchanged.emails = current.emails.clone();
+                        prop_assert_eq!(unchanged, current, "only the emails change");
+                    }
+                    RevertAction::Delete => {
+                        prop_assert!(created, "only a contact we created is deleted");
+                        prop_assert!(before.iter().all(ours_to_go), "nothing else was on it");
+                    }
+                    RevertAction::LeaveLast => {
+                        prop_assert!(!created);
+                        prop_assert!(before.iter().all(ours_to_go));
+                    }
+                }
             }
         }
     }
@@ -552,19 +561,37 @@ fn revert_takes_off_our_address_and_keeps_a_persons() {
         Some(&current),
         &["OURS@contoso.com".into(), "shared@contoso.com".into()],
         &["shared@contoso.com".into()],
+        false,
     )
     .expect("something to remove");
     assert_eq!(r.removed, ["ours@contoso.com"]);
+    let RevertAction::Put(desired) = r.action else {
+        panic!("expected a PUT, got {:?}", r.action)
+    };
     assert_eq!(
-        r.desired.emails.as_deref(),
+        desired.emails.as_deref(),
         Some("person@contoso.com;shared@contoso.com")
     );
     assert_eq!(
         revert(
             Some(&enabled("person@contoso.com")),
             &["ours@contoso.com".into()],
-            &[]
+            &[],
+            false
         ),
         None
     );
+}
+
+#[test]
+fn revert_of_the_last_address_deletes_only_a_contact_we_created() {
+    let ours = ["ours@contoso.com".to_owned()];
+    let only_ours = enabled("ours@contoso.com");
+    let revert_of = |created| {
+        revert(Some(&only_ours), &ours, &[], created)
+            .unwrap()
+            .action
+    };
+    assert_eq!(revert_of(true), RevertAction::Delete);
+    assert_eq!(revert_of(false), RevertAction::LeaveLast);
 }

@@ -4,10 +4,12 @@
 #
 #   tests/control-plane/build.sh           # kube-apiserver, kubectl, etcd (the default set)
 #   tests/control-plane/build.sh helm      # the default set plus helm
-#   tests/control-plane/build.sh all       # same as `helm`
+#   tests/control-plane/build.sh kcm       # the default set plus kube-controller-manager
+#   tests/control-plane/build.sh all       # the default set plus helm and kube-controller-manager
 #
-# Versions come from the wrapper modules next to this script (apiserver/, etcd/, helm/;
-# regenerate apiserver/ with gen-apiserver-gomod.sh). Binaries land in
+# Versions come from the wrapper modules next to this script (apiserver/, etcd/, helm/,
+# controller-manager/; regenerate apiserver/ with gen-apiserver-gomod.sh, then copy its go.mod to
+# controller-manager/ with the tool line changed and run `go mod tidy` there). Binaries land in
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/security-contact-operator/control-plane/<key>/
 # where <key> hashes the Go version, every wrapper go.mod/go.sum and this script, so a
 # second run is a cache hit that builds nothing. The first build is published atomically
@@ -26,18 +28,22 @@ exec 3>&1 1>&2                      # stdout is reserved for the final directory
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 want_helm=0
+want_kcm=0
 for arg in "$@"; do
   case "$arg" in
     default|"") ;;
-    helm|all) want_helm=1 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build.sh: unknown target '$arg' (expected: default, helm, all)"; exit 2 ;;
+    helm) want_helm=1 ;;
+    kcm) want_kcm=1 ;;
+    all) want_helm=1; want_kcm=1 ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build.sh: unknown target '$arg' (expected: default, helm, kcm, all)"; exit 2 ;;
   esac
 done
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] \
    && [ -x "$KUBEBUILDER_ASSETS/etcd" ] \
-   && { [ "$want_helm" = 0 ] || [ -x "$KUBEBUILDER_ASSETS/helm" ]; }; then
+   && { [ "$want_helm" = 0 ] || [ -x "$KUBEBUILDER_ASSETS/helm" ]; } \
+   && { [ "$want_kcm" = 0 ] || [ -x "$KUBEBUILDER_ASSETS/kube-controller-manager" ]; }; then
   echo "build.sh: using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
   echo "$KUBEBUILDER_ASSETS" >&3
   exit 0
@@ -49,7 +55,8 @@ gover=$(go env GOVERSION)
 
 key=$( { echo "$gover"; go env GOOS GOARCH
          for f in "$here"/apiserver/go.mod "$here"/apiserver/go.sum "$here"/etcd/go.mod "$here"/etcd/go.sum \
-                  "$here"/helm/go.mod "$here"/helm/go.sum "$here"/build.sh; do
+                  "$here"/helm/go.mod "$here"/helm/go.sum "$here"/controller-manager/go.mod \
+                  "$here"/controller-manager/go.sum "$here"/build.sh; do
            echo "== ${f#"$here"/}"; cat "$f"
          done; } | sha256sum | cut -c1-16)
 root="${XDG_CACHE_HOME:-$HOME/.cache}/security-contact-operator/control-plane"
@@ -58,7 +65,8 @@ mkdir -p "$root"
 
 have_all() {
   [ -f "$out/.complete" ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kubectl" ] && [ -x "$out/etcd" ] \
-    && { [ "$want_helm" = 0 ] || [ -x "$out/helm" ]; }
+    && { [ "$want_helm" = 0 ] || [ -x "$out/helm" ]; } \
+    && { [ "$want_kcm" = 0 ] || [ -x "$out/kube-controller-manager" ]; }
 }
 
 if have_all; then
@@ -121,6 +129,19 @@ if [ "$want_helm" = 1 ] && [ ! -x "$out/helm" ]; then
     ldf="$ldf -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$cminor"
   done
   gobuild helm helm helm.sh/helm/v3/cmd/helm "$ldf"
+fi
+
+if [ "$want_kcm" = 1 ] && [ ! -x "$out/kube-controller-manager" ]; then
+  # Only the garbage collector and the namespace controller are run by the tests (deletion
+  # as a real cluster does it); same tag and version stamp as kube-apiserver.
+  kver=$(modver "$here/controller-manager/go.mod" k8s.io/kubernetes)
+  kminor=${kver#v1.}; kminor=${kminor%%.*}
+  ldf="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldf="$ldf -X $p.gitVersion=$kver -X $p.gitMajor=1 -X $p.gitMinor=$kminor"
+    ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  gobuild controller-manager kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldf"
 fi
 
 if [ ! -f "$out/.complete" ]; then

@@ -88,6 +88,18 @@ fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} rendered: {:?}", kinds(docs)))
 }
 
+/// The `kind` document called `name`.
+fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} rendered: {:?}", kinds(docs)))
+}
+
+/// The ledger Role: ConfigMaps in the release namespace, and nowhere else.
+fn ledger_rules() -> Value {
+    json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch", "delete"]}])
+}
+
 /// kubectl with `input` on stdin.
 fn kubectl_with(cluster: &Cluster, kubeconfig: &Path, args: &[&str], input: &str) -> Output {
     let mut child = Command::new(cluster.bin.join("kubectl"))
@@ -131,7 +143,6 @@ fn least_privilege() -> Value {
         {"apiGroups": ["securitycontact.dev"], "resources": ["securitycontactpolicies/finalizers"],
          "verbs": ["update"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch", "delete"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ])
 }
@@ -160,11 +171,16 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             "ClusterRoleBinding",
             "CustomResourceDefinition",
             "Deployment",
+            "Role",
+            "RoleBinding",
             "Service",
             "ServiceAccount"
         ]
     );
     assert_eq!(kind(&docs, "ClusterRole")["rules"], least_privilege());
+    let ledger = named(&docs, "Role", "sco-security-contact-operator-ledger");
+    assert_eq!(ledger["rules"], ledger_rules());
+    assert_eq!(ledger["metadata"]["namespace"], ns.as_str());
     let deployment = kind(&docs, "Deployment");
     assert_eq!(deployment["spec"]["replicas"], 1);
     assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
@@ -219,13 +235,16 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             "Deployment",
             "NetworkPolicy",
             "Role",
+            "Role",
+            "RoleBinding",
             "RoleBinding",
             "Service",
             "ServiceAccount"
         ]
     );
-    assert_eq!(kind(&docs, "Role")["rules"], least_privilege());
-    assert_eq!(kind(&docs, "Role")["metadata"]["namespace"], ns.as_str());
+    let watch = named(&docs, "Role", "sco-security-contact-operator");
+    assert_eq!(watch["rules"], least_privilege());
+    assert_eq!(watch["metadata"]["namespace"], ns.as_str());
     let sa = kind(&docs, "ServiceAccount");
     assert_eq!(
         sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
@@ -383,12 +402,26 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
             "templates/serviceaccount.yaml",
             "--show-only",
             "templates/rbac.yaml",
+            "--show-only",
+            "templates/ledger-rbac.yaml",
         ],
     );
     let expected = if cluster_wide {
-        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+        ]
     } else {
-        ["ServiceAccount", "Role", "RoleBinding"]
+        [
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Role",
+            "RoleBinding",
+        ]
     };
     assert_eq!(kinds(&documents(&rbac)), expected);
     apply(cluster, &rbac, false);
@@ -501,13 +534,11 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
             .contains(&"securitycontact.dev/cleanup".to_owned())
     );
     assert_eq!(env.emails(SUB), ["person@fabrikam.com", "ours@contoso.com"]);
+    // The ledger lives in the release namespace (here the same as the policy's).
     let configmaps: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let ledger_name = format!("scp-ledger-{}", ready.metadata.uid.clone().unwrap());
     assert!(
-        configmaps
-            .get_opt("chart-scp-ledger")
-            .await
-            .unwrap()
-            .is_some(),
+        configmaps.get_opt(&ledger_name).await.unwrap().is_some(),
         "the Revert ledger was written"
     );
 
@@ -518,11 +549,7 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
     env.wait_gone("chart").await;
     assert_eq!(env.emails(SUB), ["person@fabrikam.com"], "Revert ran");
     assert!(
-        configmaps
-            .get_opt("chart-scp-ledger")
-            .await
-            .unwrap()
-            .is_none(),
+        configmaps.get_opt(&ledger_name).await.unwrap().is_none(),
         "the ledger was deleted"
     );
     let events = env.events("chart").await;

@@ -662,3 +662,71 @@ async fn the_controller_recovers_when_the_api_server_restarts() {
         .unwrap();
     env.wait_emails(A, &["a@contoso.com"]).await;
 }
+
+/// What deletion must survive: Revert still runs when the policy's whole namespace is deleted,
+/// and when the policy is deleted in the foreground (Argo CD's prune). The ledger lives in the
+/// operator's namespace, so neither the namespace controller nor the garbage collector (both
+/// running here, in kube-controller-manager) can remove it before the cleanup.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs kube-apiserver + etcd + kube-controller-manager: run through scripts/test"]
+async fn revert_survives_namespace_deletion_and_foreground_deletion() {
+    let cluster = support::shared();
+    assert!(
+        cluster.bin.join("kube-controller-manager").exists(),
+        "this test needs kube-controller-manager (tests/control-plane/build.sh all) in {}",
+        cluster.bin.display()
+    );
+    let env = Env::new(
+        "doomed",
+        world(&[
+            (A, enabled("person@fabrikam.com")),
+            (B, enabled("person@fabrikam.com")),
+        ]),
+    )
+    .await;
+    for (name, sub) in [("foreground", A), ("in-namespace", B)] {
+        env.apply(
+            name,
+            json!({"subscriptions": [sub], "deletionPolicy": "Revert", "contact": {"emails": [format!("{name}@contoso.com")]}}),
+        )
+        .await;
+    }
+    for name in ["foreground", "in-namespace"] {
+        env.wait_condition(name, "Ready", "True", "Compliant").await;
+    }
+    assert_eq!(
+        env.emails(A),
+        ["person@fabrikam.com", "foreground@contoso.com"]
+    );
+    assert_eq!(
+        env.emails(B),
+        ["person@fabrikam.com", "in-namespace@contoso.com"]
+    );
+
+    // Foreground: the garbage collector deletes dependents before the owner.
+    env.api()
+        .delete("foreground", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    env.wait_gone("foreground").await;
+    assert_eq!(env.emails(A), ["person@fabrikam.com"], "Revert ran");
+
+    // The namespace: its controller deletes everything in it, ConfigMaps included.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(env.client.clone());
+    namespaces
+        .delete(&env.ns, &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while namespaces.get_opt(&env.ns).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "namespace {} never went away:\n{}",
+            env.ns,
+            env.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(env.emails(B), ["person@fabrikam.com"], "Revert ran");
+}

@@ -235,18 +235,28 @@ impl Env {
 
     pub async fn on(cluster: &'static Cluster, name: &str, sim: SimConfig) -> Env {
         let ns = create_namespace(cluster, name).await;
-        Self::with_kubeconfig(cluster, ns, sim, &cluster.kubeconfig).await
+        Self::start(cluster, ns, sim, &cluster.kubeconfig, &[]).await
     }
 
     /// The operator watching `ns` (already created), talking to the API server as `kubeconfig`
     /// says (e.g. a ServiceAccount token, to run it under the chart's RBAC). `client` stays admin.
+    /// The operator as a ServiceAccount under the chart's RBAC (`kubeconfig` holds its token).
     pub async fn with_kubeconfig(
         cluster: &'static Cluster,
         ns: String,
         sim: SimConfig,
         kubeconfig: &Path,
     ) -> Env {
-        Self::start(cluster, ns, sim, kubeconfig, &[]).await
+        // A ServiceAccount may write ConfigMaps only where the chart's ledger Role is: the
+        // release namespace, here the test's.
+        Self::start(
+            cluster,
+            ns,
+            sim,
+            kubeconfig,
+            &["--ledger-namespace", "{ns}"],
+        )
+        .await
     }
 
     /// Like [`Env::new`], with extra `run` flags (`{ns}` stands for the test's namespace).
@@ -517,6 +527,7 @@ fn spawn_operator(args: &[String], admin_addr: &str, kubeconfig: &Path, log: &Pa
         .env("SCO_LOG", "info,security_contact_operator=debug")
         .env_remove("RUST_LOG")
         .env_remove("POD_NAME")
+        .env_remove("POD_NAMESPACE")
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()

@@ -58,8 +58,8 @@ src/controller does, nothing more.
 - apiGroups: ["securitycontact.dev"]
   resources: ["securitycontactpolicies/status"]
   verbs: ["get", "patch", "update"]
-# For OwnerReferencesPermissionEnforcement clusters (e.g. OpenShift), should the ledger's owner
-# reference ever set blockOwnerDeletion (it does not today).
+# Our finalizer on the policies, for clusters that enforce OwnerReferencesPermissionEnforcement
+# (e.g. OpenShift) on finalizer changes.
 - apiGroups: ["securitycontact.dev"]
   resources: ["securitycontactpolicies/finalizers"]
   verbs: ["update"]
@@ -68,10 +68,6 @@ src/controller does, nothing more.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# The `<policy>-scp-ledger` ConfigMap that remembers what deletionPolicy Revert removes.
-- apiGroups: [""]
-  resources: ["configmaps"]
-  verbs: ["get", "create", "patch", "delete"]
 # Events on transitions.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
