@@ -14,7 +14,7 @@ pub mod cli;
 pub mod connect;
 pub mod controller;
 pub mod crd;
-pub(crate) mod emails;
+pub mod emails;
 #[cfg(feature = "azure-sim")]
 pub mod embedded;
 pub mod leader;
