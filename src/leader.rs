@@ -4,18 +4,37 @@
 //! controller-runtime, so rollouts never stall on them. A leader that loses its lease stops
 //! reconciling and the process exits non-zero, to come back as a standby; on a normal shutdown
 //! it releases the lease so a standby takes over at once instead of after the lease expires.
+//!
+//! One writer, even under a partition: kube-lease-manager only logs a failed renewal and keeps
+//! saying "leader", so a leader cut off from the API server would go on writing its cached
+//! specs while a standby takes the expired lease. So this module watches the Lease itself and
+//! keeps its own renew deadline: leadership counts only while a renewal by this replica was
+//! seen less than `duration − grace/2` ago, which ends before the lease can expire for the
+//! others (`duration`), and leadership lost that way is final for this process.
 
-use kube::Client;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{
+    Api, Client,
+    runtime::{WatchStreamExt, watcher},
+};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
 use crate::{Error, Result};
 
 pub const LEASE_NAME: &str = "security-contact-operator";
 
 pub struct Leadership {
-    state: watch::Receiver<bool>,
+    /// What kube-lease-manager says; dropping it makes the manager release the lease.
+    manager: watch::Receiver<bool>,
     task: JoinHandle<std::result::Result<kube_lease_manager::LeaseManager, LeaseManagerError>>,
+    /// Leadership as this process acts on it: the manager says so *and* a renewal by this
+    /// replica was seen before the renew deadline.
+    leading: watch::Receiver<bool>,
+    watchdog: JoinHandle<()>,
     identity: String,
 }
 
@@ -28,7 +47,7 @@ pub async fn compete(
 ) -> Result<Leadership> {
     // Renew well before expiry: a third of the duration, at least one second.
     let grace = (duration / 3).clamp(1, duration.saturating_sub(1).max(1));
-    let manager = LeaseManagerBuilder::new(client, LEASE_NAME)
+    let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(namespace)
         .with_identity(identity.clone())
         .with_duration(duration)
@@ -36,10 +55,21 @@ pub async fn compete(
         .build()
         .await
         .map_err(lease_error)?;
-    let (state, task) = manager.watch().await;
+    let (manager, task) = manager.watch().await;
+    let renew_deadline = Duration::from_secs(duration) - Duration::from_millis(grace * 500);
+    let (leading_tx, leading) = watch::channel(false);
+    let watchdog = tokio::spawn(watchdog(
+        Api::namespaced(client, namespace),
+        identity.clone(),
+        manager.clone(),
+        renew_deadline,
+        leading_tx,
+    ));
     Ok(Leadership {
-        state,
+        manager,
         task,
+        leading,
+        watchdog,
         identity,
     })
 }
@@ -51,6 +81,61 @@ fn lease_error(source: LeaseManagerError) -> Error {
     }
 }
 
+/// Keeps `leading` true only while the manager says "leader" and the last renewal by
+/// `identity` that the Lease watch delivered is younger than `renew_deadline`. Once lost
+/// after having led, it stays lost: the process exits and comes back as a standby.
+async fn watchdog(
+    leases: Api<Lease>,
+    identity: String,
+    mut manager: watch::Receiver<bool>,
+    renew_deadline: Duration,
+    leading: watch::Sender<bool>,
+) {
+    let config = watcher::Config::default().fields(&format!("metadata.name={LEASE_NAME}"));
+    let mut renewals = std::pin::pin!(watcher(leases, config).default_backoff().applied_objects());
+    let mut last_renewal: Option<Instant> = None;
+    let mut last_seen = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut led = false;
+    loop {
+        tokio::select! {
+            event = renewals.next() => match event {
+                Some(Ok(lease)) => {
+                    let spec = lease.spec.unwrap_or_default();
+                    let renewed = spec.renew_time.map(|t| t.0);
+                    if spec.holder_identity.as_deref() == Some(identity.as_str())
+                        && renewed.is_some()
+                        && renewed != last_seen
+                    {
+                        last_renewal = Some(Instant::now());
+                        last_seen = renewed;
+                    }
+                }
+                Some(Err(e)) => tracing::debug!("leader lease watch: {e}"),
+                None => return,
+            },
+            changed = manager.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+        }
+        let fresh = last_renewal.is_some_and(|at| at.elapsed() < renew_deadline);
+        // Lost after having led is final: this process exits and rejoins as a standby.
+        let lost_before = led && !*leading.borrow();
+        let now_leading = *manager.borrow() && fresh && !lost_before;
+        if now_leading != *leading.borrow() {
+            if !now_leading && led {
+                tracing::warn!(
+                    identity,
+                    "leader lease not renewed within {renew_deadline:?}: no more writes from this replica"
+                );
+            }
+            led |= now_leading;
+            if leading.send(now_leading).is_err() {
+                return;
+            }
+        }
+    }
+}
+
 impl Leadership {
     pub fn identity(&self) -> &str {
         &self.identity
@@ -58,29 +143,37 @@ impl Leadership {
 
     /// Waits until this process holds the lease.
     pub async fn acquired(&mut self) -> Result<()> {
-        self.state
+        self.leading
             .wait_for(|leader| *leader)
             .await
             .map(|_| ())
             .map_err(|_| Error::Leadership("election stopped before the lease was acquired"))
     }
 
-    /// Resolves when the lease is lost (or the election task ends).
+    /// Resolves when the lease is lost, or not renewed in time (or the election task ends).
     pub fn lost(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut state = self.state.clone();
+        let mut state = self.leading.clone();
         async move {
             let _ = state.wait_for(|leader| !*leader).await;
         }
     }
 
     pub fn is_leader(&self) -> bool {
-        *self.state.borrow()
+        *self.leading.borrow()
     }
 
     /// Releases the lease (dropping the receiver ends the election task, which releases it).
     pub async fn step_down(self) {
-        let Leadership { state, task, .. } = self;
-        drop(state);
+        let Leadership {
+            manager,
+            task,
+            leading,
+            watchdog,
+            ..
+        } = self;
+        watchdog.abort();
+        drop(leading);
+        drop(manager);
         match task.await {
             Ok(Ok(_)) => tracing::info!("released the leader lease"),
             Ok(Err(e)) => tracing::warn!("could not release the leader lease: {e}"),

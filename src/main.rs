@@ -106,7 +106,7 @@ async fn run(args: RunArgs) -> Result<()> {
         .map_err(security_contact_operator::Error::KubeConfig)?;
     let concurrency = usize::from(azure.concurrency);
     let azure = azure.connect(metrics.arm.clone()).await?;
-    let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let health = std::sync::Arc::new(admin::Health::default());
     let leadership = if leader_elect {
         Some(
             leader::compete(
@@ -127,14 +127,29 @@ async fn run(args: RunArgs) -> Result<()> {
         leadership,
         ledger_namespace,
     };
-    let admin = admin::serve(admin_addr, registry, ready.clone(), shutdown.clone());
-    let operator = controller::run(client, azure, metrics, options, ready, shutdown.clone());
-    // Either ending ends the process: an operator without probes, or probes without an
-    // operator, must not keep running.
-    tokio::select! {
-        r = admin => r,
-        r = operator => r,
-    }
+    // Either ending ends the other (an operator without probes, or probes without an
+    // operator, must not keep running), and both are joined: dropping the operator mid-pass
+    // would cut writes in flight and never release the lease.
+    let admin = async {
+        let r = admin::serve(admin_addr, registry, health.clone(), shutdown.clone()).await;
+        shutdown.cancel();
+        r
+    };
+    let operator = async {
+        let r = controller::run(
+            client,
+            azure,
+            metrics,
+            options,
+            health.clone(),
+            shutdown.clone(),
+        )
+        .await;
+        shutdown.cancel();
+        r
+    };
+    let (admin, operator) = tokio::join!(admin, operator);
+    operator.and(admin)
 }
 
 /// This replica's name in the leader Lease: the pod name, else host and pid.

@@ -181,8 +181,13 @@ async fn revert(
         let lock = ctx.locks.lock_for(subscription);
         let _guard = lock.lock().await;
         let mut left = None;
+        let mut stopped = false;
         let outcome = arm
             .write_fresh(subscription, |current| {
+                if ctx.stop_writing.is_cancelled() {
+                    stopped = true;
+                    return None;
+                }
                 let r = plan::revert(current, &added, &required, created)?;
                 match r.action {
                     RevertAction::Put(desired) => Some((Write::Put(desired), (r.removed, false))),
@@ -194,6 +199,16 @@ async fn revert(
                 }
             })
             .await;
+        if stopped {
+            let f = Failure {
+                transient: true,
+                ..Failure::terminal(
+                    "Stopping",
+                    "this replica is shutting down or no longer leads",
+                )
+            };
+            return Some(Halt::Retry(f, Error::Shutdown));
+        }
         match outcome {
             Ok(fresh) => match fresh.written {
                 Some((removed, true)) => reverted.push(format!(

@@ -10,6 +10,7 @@ use kube::{
         reflector::{ObjectRef, Store},
     },
 };
+use tokio_util::sync::CancellationToken;
 
 use super::{FIELD_MANAGER, credentials::ClientCache, ledger::Ledger, sweep::WriteLocks};
 use crate::{connect::Azure, crd::SecurityContactPolicy, metrics::Metrics};
@@ -30,6 +31,10 @@ pub struct Context {
     pub ledgers: Api<ConfigMap>,
     /// Ledgers already read, by policy UID: a pass reads its ledger from the API once.
     pub(crate) ledger_cache: Mutex<HashMap<String, Ledger>>,
+    /// Cancelled when this process must stop writing: shutdown, or leadership lost. A pass in
+    /// flight checks it before every write, so it stops before its next write rather than
+    /// after its last.
+    pub stop_writing: CancellationToken,
     /// Consecutive failed passes per policy, for the error policy's backoff.
     failures: Mutex<HashMap<ObjectRef<SecurityContactPolicy>, u32>>,
 }
@@ -51,6 +56,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             ledgers: Api::namespaced(client.clone(), ledger_namespace),
             ledger_cache: Default::default(),
+            stop_writing: CancellationToken::new(),
             client,
             azure,
             store,

@@ -25,6 +25,7 @@ mod tests;
 use std::{
     hash::{Hash, Hasher},
     sync::Arc,
+    time::Duration,
 };
 
 use futures::StreamExt;
@@ -41,7 +42,9 @@ use tokio_util::sync::CancellationToken;
 pub use context::Context;
 pub use reconcile::{error_policy, reconcile};
 
-use crate::{Error, Result, connect::Azure, crd::SecurityContactPolicy, metrics::Metrics};
+use crate::{
+    Error, Result, admin::Health, connect::Azure, crd::SecurityContactPolicy, metrics::Metrics,
+};
 
 pub const FINALIZER: &str = "securitycontact.dev/cleanup";
 pub const FIELD_MANAGER: &str = "security-contact-operator";
@@ -63,14 +66,36 @@ pub struct Options {
     pub ledger_namespace: String,
 }
 
-/// Runs the controller until `shutdown` is cancelled. `ready` is set once the CRD was found
-/// and the watch started.
+/// Runs the controller until `shutdown` is cancelled, feeding the probes in `health`. On
+/// shutdown (or lost leadership) it stops taking work and stops writing, lets the passes in
+/// flight finish, and releases the lease before returning.
 pub async fn run(
     client: Client,
     azure: Azure,
     metrics: Metrics,
     options: Options,
-    ready: Arc<std::sync::atomic::AtomicBool>,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    // The heartbeat beats only while this future is polled: a wedged runtime fails /healthz.
+    let heartbeat = async {
+        loop {
+            health.beat();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    };
+    tokio::select! {
+        r = controller(client, azure, metrics, options, &health, shutdown) => r,
+        never = heartbeat => never,
+    }
+}
+
+async fn controller(
+    client: Client,
+    azure: Azure,
+    metrics: Metrics,
+    options: Options,
+    health: &Arc<Health>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let api: Api<SecurityContactPolicy> = match &options.namespace {
@@ -85,11 +110,16 @@ pub async fn run(
     // Status writes must not trigger a pass (that would re-read Azure after every status
     // change), but finalizer and deletion changes must: a generation-only predicate would
     // swallow those, so the predicate hashes all four.
+    let watch_health = health.clone();
     let trigger = reflector(
         writer,
         watcher(api, watcher::Config::default().any_semantic()),
     )
     .default_backoff()
+    .inspect(move |event| match event {
+        Ok(_) => watch_health.watch_ok(),
+        Err(_) => watch_health.watch_failed(),
+    })
     .applied_objects()
     .predicate_filter(relevant_change, Default::default());
 
@@ -102,7 +132,7 @@ pub async fn run(
         &options.ledger_namespace,
     ));
     // Ready once the CRD answers, leader or not: standbys must not stall rollouts.
-    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    health.set_ready();
     let mut leadership = options.leadership;
     if let Some(lease) = &mut leadership {
         tracing::info!(
@@ -123,11 +153,14 @@ pub async fn run(
     let lost = leadership.as_ref().map(|l| l.lost());
     let stop = {
         let shutdown = shutdown.clone();
+        let stop_writing = ctx.stop_writing.clone();
         async move {
             match lost {
                 Some(lost) => tokio::select! { _ = lost => {}, _ = shutdown.cancelled() => {} },
                 None => shutdown.cancelled().await,
             }
+            // Passes in flight finish, but make no further write.
+            stop_writing.cancel();
         }
     };
     tracing::info!(

@@ -139,7 +139,15 @@ async fn sweep(policy: &SecurityContactPolicy, ctx: &Context, id: &str) -> Resul
     if let Err(e) = arm.check_credential().await {
         return Ok(Pass::Blocked(Failure::from(&e)));
     }
-    let swept = sweep::sweep(&arm, id, &policy.spec, &ctx.locks, ctx.concurrency).await;
+    let swept = sweep::sweep(
+        &arm,
+        id,
+        &policy.spec,
+        &ctx.locks,
+        ctx.concurrency,
+        &ctx.stop_writing,
+    )
+    .await;
     if policy.spec.deletion_policy == DeletionPolicy::Revert {
         update_ledger(policy, ctx, &swept.ledger).await?;
     }

@@ -11,6 +11,7 @@ use std::{
 };
 
 use futures::{StreamExt, stream};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     arm::{ArmClient, fresh::Write, wire::ContactProperties},
@@ -58,12 +59,13 @@ pub async fn sweep(
     spec: &SecurityContactPolicySpec,
     locks: &WriteLocks,
     concurrency: usize,
+    stop_writing: &CancellationToken,
 ) -> Swept {
     // Owned ids: a stream of borrowed ones trips the compiler's higher-ranked lifetime
     // inference once the future is spawned by the Controller.
     let outcomes: Vec<(SubscriptionResult, Option<LedgerNews>)> =
         stream::iter(spec.subscriptions.clone())
-            .map(|sub| async move { one(arm, policy_id, spec, &sub, locks).await })
+            .map(|sub| async move { one(arm, policy_id, spec, &sub, locks, stop_writing).await })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -83,6 +85,7 @@ async fn one(
     spec: &SecurityContactPolicySpec,
     subscription: &str,
     locks: &WriteLocks,
+    stop_writing: &CancellationToken,
 ) -> (SubscriptionResult, Option<LedgerNews>) {
     let mut result = SubscriptionResult::new(policy_id, spec.mode, subscription);
     let news = |present: Option<&ContactProperties>| LedgerNews {
@@ -110,8 +113,15 @@ async fn one(
 
     let lock = locks.lock_for(subscription);
     let _guard = lock.lock().await;
+    let mut stopped = false;
     let outcome = arm
         .write_fresh(subscription, |current| {
+            // Checked right before each write: a replica that lost its lease or is shutting
+            // down writes nothing more.
+            if stop_writing.is_cancelled() {
+                stopped = true;
+                return None;
+            }
             let plan = plan::plan(&spec.contact, current);
             plan.desired
                 .clone()
@@ -122,6 +132,16 @@ async fn one(
         Ok(fresh) => fresh,
         Err(e) => return (result.failed(Failure::from(&e)), None),
     };
+    if stopped {
+        let failure = Failure {
+            transient: true,
+            ..Failure::terminal(
+                "Stopping",
+                "not written: this replica is shutting down or no longer leads",
+            )
+        };
+        return (result.failed(failure), None);
+    }
     result.cis = cis::findings(fresh.after.as_ref());
     let mut news = news(fresh.after.as_ref());
     let Some(plan) = fresh.written else {

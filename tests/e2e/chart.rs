@@ -297,7 +297,7 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         .expect("a leader-election Role");
     assert_eq!(
         lease_role["rules"],
-        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}])
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "patch"]}])
     );
     let elected_args =
         kind(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"].clone();

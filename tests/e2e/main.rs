@@ -730,3 +730,54 @@ async fn revert_survives_namespace_deletion_and_foreground_deletion() {
     }
     assert_eq!(env.emails(B), ["person@fabrikam.com"], "Revert ran");
 }
+
+/// SIGTERM on the leader: it finishes what it is doing, releases the Lease, and exits 0; the
+/// standby leads at once instead of waiting for the lease (10 s here) to lapse.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
+async fn sigterm_on_the_leader_releases_the_lease_and_the_standby_leads_at_once() {
+    let lease = [
+        "--leader-elect",
+        "--leader-elect-namespace",
+        "{ns}",
+        "--leader-elect-lease-seconds",
+        "10",
+    ];
+    let mut env = Env::with_args("handover", world(&[(A, None)]), &lease).await;
+    env.spawn_replica();
+    env.apply(
+        "p",
+        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
+    )
+    .await;
+    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    let leader = env
+        .logs()
+        .iter()
+        .position(|l| l.contains("leading: reconciling"))
+        .expect("a leader");
+    let standby = 1 - leader;
+
+    let stopped = std::time::Instant::now();
+    let status = env.stop_operator(leader, Duration::from_secs(20));
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+    assert!(
+        env.logs()[leader].contains("released the leader lease"),
+        "{}",
+        env.logs()[leader]
+    );
+    let deadline = stopped + Duration::from_secs(9);
+    while !env.logs()[standby].contains("leading: reconciling") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby waited for the lease to lapse: it was not released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = stopped.elapsed();
+    eprintln!("handover after SIGTERM took {took:?} (lease 10 s)");
+    assert!(
+        took < Duration::from_secs(3),
+        "the standby leads within seconds of the release, not after the lease: {took:?}"
+    );
+}

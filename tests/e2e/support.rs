@@ -291,13 +291,35 @@ impl Env {
 
     /// Kills operator process `i` (0 = the first) with SIGKILL: no chance to hand over.
     pub fn kill_operator(&mut self, i: usize) {
-        let child = if i == 0 {
+        let child = self.process(i);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// SIGTERM to operator `i` (0 = the first, then the replicas); waits for it to exit.
+    pub fn stop_operator(&mut self, i: usize, within: Duration) -> std::process::ExitStatus {
+        let child = self.process(i);
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "operator {i} ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn process(&mut self, i: usize) -> &mut Child {
+        if i == 0 {
             &mut self.operator
         } else {
             &mut self.replicas[i - 1].0
-        };
-        child.kill().unwrap();
-        child.wait().unwrap();
+        }
     }
 
     async fn start(
