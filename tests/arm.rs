@@ -192,3 +192,41 @@ async fn contacts_are_read_concurrently_in_input_order() {
         "AuthorizationFailed"
     );
 }
+
+/// A Secret whose `tenantId` holds the client secret by mistake: Entra echoes the tenant in
+/// its answer ("Tenant '…' not found"), and that text must reach no status, Event or log.
+#[tokio::test]
+async fn a_secret_pasted_into_the_tenant_id_never_reaches_a_message() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let http = http_client(Duration::from_secs(10), Some(sim.ca_pem().as_bytes())).unwrap();
+    let pasted = "Zq8~secret-pasted-in-the-wrong-key";
+    for identity in [
+        Identity::ClientSecret {
+            tenant_id: pasted.into(),
+            client_id: simulator::DEMO_CLIENT_ID.into(),
+            client_secret: pasted.into(),
+        },
+        Identity::ClientSecret {
+            tenant_id: simulator::DEMO_TENANT_ID.into(),
+            client_id: pasted.into(),
+            client_secret: simulator::DEMO_CLIENT_SECRET.into(),
+        },
+    ] {
+        let outcome = identity.credential(&http, &sim.url()).map(|credential| {
+            ArmClient::new(
+                http.clone(),
+                sim.url(),
+                "https://management.azure.com/.default".into(),
+                credential,
+                ArmMetrics::default(),
+            )
+        });
+        let error = match outcome {
+            Err(e) => e,
+            Ok(arm) => arm.check_credential().await.expect_err("refused"),
+        };
+        let shown = format!("{error} | {error:?} | {}", error.summary());
+        assert!(!shown.contains(pasted), "the secret leaked: {shown}");
+        assert!(!error.is_transient(), "a refusal is not an outage: {shown}");
+    }
+}
