@@ -11,9 +11,15 @@ fuzz_target!(|data: &[u8]| {
     for (i, address) in list.iter().enumerate() {
         assert!(!address.is_empty());
         assert_eq!(address.trim(), address, "untrimmed item in {list:?}");
-        assert!(!address.contains([';', ',']), "separator kept in {address:?}");
+        assert!(
+            !address.contains([';', ',']),
+            "separator kept in {address:?}"
+        );
         // Repeats are dropped: no earlier item equals this one ignoring ASCII case.
-        assert!(!contains(&list[..i], address), "repeat {address:?} in {list:?}");
+        assert!(
+            !contains(&list[..i], address),
+            "repeat {address:?} in {list:?}"
+        );
         assert!(contains(&list, address));
         assert!(contains(&list, &address.to_ascii_uppercase()));
     }

@@ -24,7 +24,13 @@ fuzz_target!(|data: &[u8]| {
         // What the CLI acts on is exactly what the API server would admit.
         assert!(validate(&policy.policy.spec).is_ok(), "{policy:?}");
         assert!(
-            !policy.policy.metadata.name.as_deref().unwrap_or("").is_empty(),
+            !policy
+                .policy
+                .metadata
+                .name
+                .as_deref()
+                .unwrap_or("")
+                .is_empty(),
             "{policy:?}"
         );
         assert_eq!(policy.source, path);

@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
     // The millisecond headers win, then delta-seconds; each plain number means exactly that.
     if let Some(ms) = digits(&headers, "x-ms-retry-after-ms") {
         assert_eq!(wait, Some(Duration::from_millis(ms)));
-    } else if let Some(ms) = digits(&headers, "retry-after-ms")
-        .filter(|_| !headers.contains_key("x-ms-retry-after-ms"))
+    } else if let Some(ms) =
+        digits(&headers, "retry-after-ms").filter(|_| !headers.contains_key("x-ms-retry-after-ms"))
     {
         assert_eq!(wait, Some(Duration::from_millis(ms)));
     } else if let Some(secs) = digits(&headers, "retry-after").filter(|_| {

@@ -20,6 +20,8 @@ pub(crate) mod sweep;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
+mod soak;
+#[cfg(test)]
 mod tests;
 
 use std::{

@@ -251,14 +251,18 @@ fn contact_operation(
         contacts::check_name(name)?;
     }
 
+    let if_match = request
+        .headers
+        .get(http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok());
     let sub = world
         .subscription_mut(&subscription_id)
         .ok_or_else(|| ArmError::subscription_not_found(&subscription_id))?;
     Ok(match (route, request.method) {
-        (Route::SecurityContacts { .. }, _) => contacts::list(sub),
-        (_, &Method::PUT) => contacts::put(sub, request.body),
-        (_, &Method::DELETE) => contacts::delete(sub),
-        _ => contacts::get(sub),
+        (Route::SecurityContacts { .. }, _) => contacts::list(sub, shared.etags),
+        (_, &Method::PUT) => contacts::put(sub, request.body, shared.etags, if_match),
+        (_, &Method::DELETE) => contacts::delete(sub, shared.etags, if_match),
+        _ => contacts::get(sub, shared.etags),
     })
 }
 

@@ -92,6 +92,15 @@ impl ArmError {
         )
     }
 
+    /// ARM's answer to an `If-Match` that does not match (only with `SimConfig::etags`).
+    pub(crate) fn precondition_failed() -> ArmError {
+        ArmError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "The condition specified using HTTP conditional header(s) is not met.".to_owned(),
+        )
+    }
+
     /// Status and code UNVERIFIED; message from Azure/missionlz#801.
     pub(crate) fn invalid_contact_name() -> ArmError {
         ArmError::new(

@@ -69,6 +69,11 @@ pub struct SimConfig {
     pub token_lifetime_seconds: u64,
     /// The ARM audience accepted in token scopes (no trailing slash).
     pub arm_audience: String,
+    /// Serve an `etag` on contacts and honour `If-Match` on PUT and DELETE (412
+    /// `PreconditionFailed` on a mismatch). Off by default: the 2023-12-01-preview spec
+    /// declares no etag for this resource (a list payload of the real service once carried
+    /// one; whether ARM enforces `If-Match` here is UNVERIFIED).
+    pub etags: bool,
 }
 
 impl Default for SimConfig {
@@ -81,6 +86,7 @@ impl Default for SimConfig {
             subscription_page_size: DEFAULT_SUBSCRIPTION_PAGE_SIZE,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECS,
             arm_audience: DEFAULT_ARM_AUDIENCE.to_owned(),
+            etags: false,
         }
     }
 }

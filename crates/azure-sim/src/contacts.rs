@@ -28,44 +28,82 @@ pub(crate) fn check_name(name: &str) -> Result<(), ArmError> {
     }
 }
 
-/// The full resource as GET, PUT and LIST return it.
-pub(crate) fn resource(subscription_id: &str, properties: &Value) -> Value {
-    json!({
+/// The full resource as GET, PUT and LIST return it; with `etag` (see `SimConfig::etags`).
+pub(crate) fn resource(subscription_id: &str, properties: &Value, etag: Option<String>) -> Value {
+    let mut resource = json!({
         "id": format!("/subscriptions/{subscription_id}/providers/{RESOURCE_TYPE}/{CONTACT_NAME}"),
         "name": CONTACT_NAME,
         "type": RESOURCE_TYPE,
         "properties": properties,
-    })
+    });
+    if let Some(etag) = etag {
+        resource["etag"] = Value::String(etag);
+    }
+    resource
 }
 
 fn ok_json(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-pub(crate) fn get(sub: &Subscription) -> Response {
+/// The contact's etag when etags are served.
+fn etag(sub: &Subscription, etags: bool) -> Option<String> {
+    etags.then(|| format!("\"{}\"", sub.contact_version))
+}
+
+/// `If-Match` (when etags are served): `*` matches an existing contact, a tag matches only
+/// the current one; anything else is 412, as for other ARM resources with etags.
+fn precondition(sub: &Subscription, etags: bool, if_match: Option<&str>) -> Result<(), ArmError> {
+    let (true, Some(wanted)) = (etags, if_match) else {
+        return Ok(());
+    };
+    let matches = match wanted.trim() {
+        "*" => sub.contact.is_some(),
+        tag => sub.contact.is_some() && Some(tag.to_owned()) == etag(sub, etags),
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(ArmError::precondition_failed())
+    }
+}
+
+pub(crate) fn get(sub: &Subscription, etags: bool) -> Response {
     match &sub.contact {
-        Some(properties) => ok_json(StatusCode::OK, resource(&sub.id, properties)),
+        Some(properties) => ok_json(
+            StatusCode::OK,
+            resource(&sub.id, properties, etag(sub, etags)),
+        ),
         None => ArmError::contact_not_found(&sub.id).into_response(),
     }
 }
 
 /// LIST has no paging in practice (one contact per subscription), so no `nextLink`.
-pub(crate) fn list(sub: &Subscription) -> Response {
+pub(crate) fn list(sub: &Subscription, etags: bool) -> Response {
     let value: Vec<Value> = sub
         .contact
         .iter()
-        .map(|properties| resource(&sub.id, properties))
+        .map(|properties| resource(&sub.id, properties, etag(sub, etags)))
         .collect();
     ok_json(StatusCode::OK, json!({ "value": value }))
 }
 
 /// 201 when created, 200 when replaced, echoing the stored resource.
-pub(crate) fn put(sub: &mut Subscription, body: &[u8]) -> Response {
+pub(crate) fn put(
+    sub: &mut Subscription,
+    body: &[u8],
+    etags: bool,
+    if_match: Option<&str>,
+) -> Response {
+    if let Err(error) = precondition(sub, etags, if_match) {
+        return error.into_response();
+    }
     let properties = match parse_put_body(body) {
         Ok(properties) => properties,
         Err(error) => return error.into_response(),
     };
-    let response_body = resource(&sub.id, &properties);
+    sub.contact_version += 1;
+    let response_body = resource(&sub.id, &properties, etag(sub, etags));
     let status = match sub.contact.replace(properties) {
         Some(_) => StatusCode::OK,
         None => StatusCode::CREATED,
@@ -74,7 +112,11 @@ pub(crate) fn put(sub: &mut Subscription, body: &[u8]) -> Response {
 }
 
 /// 200 with no body when a contact was deleted, 204 when there was none.
-pub(crate) fn delete(sub: &mut Subscription) -> Response {
+pub(crate) fn delete(sub: &mut Subscription, etags: bool, if_match: Option<&str>) -> Response {
+    if let Err(error) = precondition(sub, etags, if_match) {
+        return error.into_response();
+    }
+    sub.contact_version += 1;
     match sub.contact.take() {
         Some(_) => StatusCode::OK.into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -217,7 +259,7 @@ mod tests {
         assert!(check_name("default").is_ok());
         assert!(check_name("Default").is_ok());
         assert!(check_name("default1").is_err());
-        let r = resource("s", &json!({"emails": "x"}));
+        let r = resource("s", &json!({"emails": "x"}), None);
         assert_eq!(
             r["id"],
             "/subscriptions/s/providers/Microsoft.Security/securityContacts/default"

@@ -40,6 +40,8 @@ pub(crate) struct Subscription {
     pub(crate) tags: BTreeMap<String, String>,
     /// The stored `properties` of the `default` contact.
     pub(crate) contact: Option<serde_json::Value>,
+    /// Bumped on every change of the contact; its etag when etags are on.
+    pub(crate) contact_version: u64,
 }
 
 /// Tenants, principals and subscriptions, in seed order.
@@ -70,6 +72,7 @@ impl World {
                     security_registered: sub.security_registered,
                     tags: sub.tags.clone(),
                     contact: sub.contact.clone().filter(|c| !c.is_null()),
+                    contact_version: 0,
                 });
             }
             world.tenants.push(Tenant {
@@ -167,6 +170,7 @@ pub(crate) struct Shared {
     pub(crate) page_size: usize,
     pub(crate) token_lifetime: Duration,
     pub(crate) arm_audience: String,
+    pub(crate) etags: bool,
 }
 
 impl Shared {
@@ -212,6 +216,7 @@ impl SimState {
                 page_size: config.subscription_page_size,
                 token_lifetime: Duration::from_secs(config.token_lifetime_seconds),
                 arm_audience: config.arm_audience.trim_end_matches('/').to_owned(),
+                etags: config.etags,
             }),
         })
     }
@@ -249,17 +254,16 @@ impl SimState {
         }
         let mut world = self.shared.world();
         let sub = world.subscription_or_err(subscription)?;
+        sub.contact_version += 1;
         Ok(sub.contact.replace(properties).is_none())
     }
 
     /// Deletes the contact; returns whether one existed.
     pub fn delete_contact(&self, subscription: &str) -> Result<bool, SimError> {
         let mut world = self.shared.world();
-        Ok(world
-            .subscription_or_err(subscription)?
-            .contact
-            .take()
-            .is_some())
+        let sub = world.subscription_or_err(subscription)?;
+        sub.contact_version += 1;
+        Ok(sub.contact.take().is_some())
     }
 
     /// The fault configuration in force.

@@ -86,6 +86,7 @@ mod tests {
             security_registered: true,
             tags: BTreeMap::new(),
             contact: None,
+            contact_version: 0,
         }
     }
 

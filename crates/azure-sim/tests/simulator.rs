@@ -1140,3 +1140,42 @@ async fn serve_until_writes_the_ca_and_stops_on_shutdown() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn etags_when_asked_for_make_if_match_a_real_precondition() {
+    let sim = start(SimConfig {
+        etags: true,
+        ..world()
+    })
+    .await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let sub = SUBS[0];
+    let put = |tag: Option<&str>| {
+        let mut request = client
+            .put(contact_url(&sim, sub))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"properties": sample_properties()}));
+        if let Some(tag) = tag {
+            request = request.header("if-match", tag);
+        }
+        send(request)
+    };
+    let (status, _, body) = put(Some("*")).await;
+    assert_eq!(status, 412, "If-Match: * needs an existing contact: {body}");
+    let (status, _, created) = put(None).await;
+    assert_eq!(status, 201);
+    let tag = created["etag"].as_str().expect("etag").to_owned();
+    let (status, _, got) = send(client.get(contact_url(&sim, sub)).bearer_auth(&token)).await;
+    assert_eq!((status, got["etag"].as_str()), (200, Some(tag.as_str())));
+    // A person edits in the portal: the tag we hold is stale now.
+    sim.state()
+        .set_contact(sub, serde_json::json!({"emails": "person@contoso.com"}))
+        .unwrap();
+    let (status, _, body) = put(Some(&tag)).await;
+    assert_eq!(status, 412, "{body}");
+    assert_eq!(body["error"]["code"], "PreconditionFailed");
+    let (_, _, fresh) = send(client.get(contact_url(&sim, sub)).bearer_auth(&token)).await;
+    let (status, _, _) = put(fresh["etag"].as_str()).await;
+    assert_eq!(status, 200);
+}
