@@ -67,6 +67,13 @@ impl ArmClient {
             };
             match outcome {
                 Ok((created, answered)) => {
+                    // Every write to Azure is worth a line in the operator's log.
+                    let op = if matches!(write, Write::Delete) {
+                        "deleted"
+                    } else {
+                        "wrote"
+                    };
+                    tracing::info!(subscription, created, "{op} the security contact");
                     let after = match self.get_contact(subscription).await {
                         Ok(contact) => contact.map(|c| c.properties),
                         Err(e) => {

@@ -720,3 +720,72 @@ async fn revert_deletes_a_contact_it_created_and_that_holds_nothing_else() {
     reconcile(Arc::new(deleting), ctx).await.unwrap();
     assert_eq!(sim.state().contact(DEMO_SUB_CONTACT_MISSING).unwrap(), None);
 }
+
+/// The operator's side of "a person's edit during a 429 wait survives": the sweep waits out
+/// Retry-After, then plans again from a fresh read.
+#[tokio::test]
+async fn a_person_s_edit_during_a_429_wait_survives_the_operator_s_retry() {
+    let sim = Arc::new(simulator().await);
+    let sub = azure_sim::DEMO_SUB_PORTAL_EDITED;
+    sim.state()
+        .set_faults(azure_sim::FaultConfig {
+            seed: Some(4),
+            rules: vec![azure_sim::FaultRule {
+                subscription: Some(sub.into()),
+                method: Some("PUT".into()),
+                route: Some(RouteKind::SecurityContact),
+                storm: Some(azure_sim::Storm {
+                    requests: Some(1),
+                    seconds: None,
+                    retry_after_secs: 2,
+                    retry_after_ms: None,
+                }),
+                ..Default::default()
+            }],
+        })
+        .unwrap();
+    let (client, _server) = ApiServer::start(&PolicyBuilder::new("p").build());
+    let ctx = context(client, &sim, &[]);
+    let spec = crate::testing::spec(&[sub], &["secops@contoso.com"]);
+    let person = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            while sim
+                .state()
+                .requests()
+                .matching(|c| c.method == "PUT" && c.status == 429)
+                == 0
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let mut contact = sim.state().contact(sub).unwrap().unwrap();
+            contact["emails"] = json!(format!(
+                "{};newhire@contoso.com",
+                contact["emails"].as_str().unwrap()
+            ));
+            sim.state().set_contact(sub, contact).unwrap();
+        })
+    };
+    let swept = super::sweep::sweep(
+        &ctx.azure.arm,
+        "ns/p",
+        &spec,
+        &ctx.locks,
+        4,
+        &ctx.stop_writing,
+    )
+    .await;
+    person.await.unwrap();
+    assert_eq!(
+        swept.results[0].verdict,
+        crate::outcome::Verdict::Remediated
+    );
+    let emails = emails_on(&sim, sub);
+    for kept in [
+        "newhire@contoso.com",
+        "mallory@fabrikam.example",
+        "secops@contoso.com",
+    ] {
+        assert!(emails.contains(kept), "{kept} lost: {emails}");
+    }
+}

@@ -781,3 +781,61 @@ async fn sigterm_on_the_leader_releases_the_lease_and_the_standby_leads_at_once(
         "the standby leads within seconds of the release, not after the lease: {took:?}"
     );
 }
+
+/// A leader cut off from the API server (but not from Azure) stops writing before its lease can
+/// lapse for the others, while the standby takes over and repairs drift: never two writers.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
+async fn a_partitioned_leader_stops_writing_before_the_standby_takes_over() {
+    let cluster = support::shared();
+    let proxy = support::Proxy::start(cluster).await;
+    let lease = [
+        "--leader-elect",
+        "--leader-elect-namespace",
+        "{ns}",
+        "--leader-elect-lease-seconds",
+        "6",
+    ];
+    let mut env =
+        Env::with_args_via("partition", world(&[(A, None)]), &lease, &proxy.kubeconfig).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !env.logs()[0].contains("leading: reconciling") {
+        assert!(std::time::Instant::now() < deadline, "{}", env.logs()[0]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let standby = env.spawn_replica_with(&cluster.kubeconfig);
+    env.apply(
+        "p",
+        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
+    )
+    .await;
+    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    assert!(env.logs()[0].contains("wrote the security contact"));
+
+    proxy.cut();
+    // The leader's last renewal was before the cut, so its renew deadline (6 s lease minus
+    // half its 2 s grace) has passed by now; from here on it must not write.
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    let cut_off = env.logs()[0].len();
+    env.sim
+        .state()
+        .set_contact(A, json!({"emails": "", "isEnabled": true}))
+        .unwrap();
+    env.wait_emails(A, &["a@contoso.com"]).await;
+    let logs = env.logs();
+    assert!(
+        logs[standby + 1].contains("leading: reconciling"),
+        "the standby took over:\n{}",
+        logs[standby + 1]
+    );
+    assert!(
+        logs[0].contains("not renewed within"),
+        "the partitioned leader noticed:\n{}",
+        logs[0]
+    );
+    assert!(
+        !logs[0][cut_off..].contains("wrote the security contact"),
+        "the partitioned leader wrote after its deadline:\n{}",
+        &logs[0][cut_off..]
+    );
+}

@@ -6,6 +6,7 @@
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::Arc,
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -259,6 +260,19 @@ impl Env {
         .await
     }
 
+    /// Like [`Env::with_args`], the first operator reaching the API server through `kubeconfig`
+    /// (e.g. a [`Proxy`]'s).
+    pub async fn with_args_via(
+        name: &str,
+        sim: SimConfig,
+        extra_args: &[&str],
+        kubeconfig: &Path,
+    ) -> Env {
+        let cluster = shared();
+        let ns = create_namespace(cluster, name).await;
+        Self::start(cluster, ns, sim, kubeconfig, extra_args).await
+    }
+
     /// Like [`Env::new`], with extra `run` flags (`{ns}` stands for the test's namespace).
     pub async fn with_args(name: &str, sim: SimConfig, extra_args: &[&str]) -> Env {
         let cluster = shared();
@@ -312,6 +326,14 @@ impl Env {
             assert!(Instant::now() < deadline, "operator {i} ignored SIGTERM");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Another replica talking to the API server through `kubeconfig`.
+    pub fn spawn_replica_with(&mut self, kubeconfig: &Path) -> usize {
+        let kubeconfig = std::mem::replace(&mut self.kubeconfig, kubeconfig.to_owned());
+        let i = self.spawn_replica();
+        self.kubeconfig = kubeconfig;
+        i
     }
 
     fn process(&mut self, i: usize) -> &mut Child {
@@ -582,4 +604,69 @@ pub fn condition(p: &SecurityContactPolicy, type_: &str) -> Option<(String, Stri
 
 pub fn resource_version(p: &SecurityContactPolicy) -> String {
     p.resource_version().unwrap_or_default()
+}
+
+/// A TCP proxy in front of the API server that a test can cut, as a network partition would:
+/// established connections are dropped and new ones are closed at once.
+pub struct Proxy {
+    pub kubeconfig: PathBuf,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    /// Starts the proxy and writes a kubeconfig that reaches the API server through it.
+    pub async fn start(cluster: &Cluster) -> Proxy {
+        let admin = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+        let server = admin
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .expect("server in kubeconfig")
+            .to_owned();
+        let upstream = server.trim_start_matches("https://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Default::default();
+        {
+            let (cut, connections) = (cut.clone(), connections.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: the connection closes at once
+                    }
+                    let upstream = upstream.clone();
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    connections.lock().unwrap().push(task.abort_handle());
+                }
+            });
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            admin.replace(&server, &format!("https://{addr}")),
+        )
+        .unwrap();
+        Proxy {
+            kubeconfig,
+            cut,
+            connections,
+            _dir: dir,
+        }
+    }
+
+    /// The partition: nothing gets through any more.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
 }
