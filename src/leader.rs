@@ -12,7 +12,7 @@
 //! seen less than `duration − grace/2` ago, which ends before the lease can expire for the
 //! others (`duration`), and leadership lost that way is final for this process.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -20,17 +20,22 @@ use kube::{
     Api, Client,
     runtime::{WatchStreamExt, watcher},
 };
-use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
-use tokio::{sync::watch, task::JoinHandle, time::Instant};
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Result};
 
 pub const LEASE_NAME: &str = "security-contact-operator";
 
 pub struct Leadership {
-    /// What kube-lease-manager says; dropping it makes the manager release the lease.
-    manager: watch::Receiver<bool>,
-    task: JoinHandle<std::result::Result<kube_lease_manager::LeaseManager, LeaseManagerError>>,
+    /// Ends the election task, which then releases the lease.
+    stop: CancellationToken,
+    task: JoinHandle<()>,
     /// Leadership as this process acts on it: the manager says so *and* a renewal by this
     /// replica was seen before the renew deadline.
     leading: watch::Receiver<bool>,
@@ -55,18 +60,22 @@ pub async fn compete(
         .build()
         .await
         .map_err(lease_error)?;
-    let (manager, task) = manager.watch().await;
+    let (says_tx, says) = watch::channel(false);
+    let released = Arc::new(Notify::new());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(elect(manager, says_tx, released.clone(), stop.clone()));
     let renew_deadline = Duration::from_secs(duration) - Duration::from_millis(grace * 500);
     let (leading_tx, leading) = watch::channel(false);
     let watchdog = tokio::spawn(watchdog(
         Api::namespaced(client, namespace),
         identity.clone(),
-        manager.clone(),
+        says,
+        released,
         renew_deadline,
         leading_tx,
     ));
     Ok(Leadership {
-        manager,
+        stop,
         task,
         leading,
         watchdog,
@@ -81,18 +90,61 @@ fn lease_error(source: LeaseManagerError) -> Error {
     }
 }
 
+/// Drives kube-lease-manager: take the lease when free, renew it while held, release it on
+/// `stop`. A standby's manager sleeps until the holder's lease would expire; a released lease
+/// (seen by the watchdog) wakes it at once, so a graceful hand-over takes a moment, not a lease.
+async fn elect(
+    manager: LeaseManager,
+    says: watch::Sender<bool>,
+    released: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = released.notified() => {
+                // The manager's cached view says "held by another until expiry" and it would
+                // sleep until then. `release()` is its one public way to re-read the Lease: as
+                // a standby it patches nothing (the lease is neither ours nor expired) and then
+                // forces a sync, so the next `changed()` sees the lease free and takes it.
+                if let Err(e) = manager.release().await {
+                    tracing::debug!("leader election: re-reading the released lease: {e}");
+                }
+            }
+            changed = manager.changed() => match changed {
+                Ok(leader) => {
+                    let _ = says.send(leader);
+                }
+                Err(e) => {
+                    tracing::warn!("leader election: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+        }
+    }
+    let _ = says.send(false);
+    match manager.release().await {
+        Ok(()) => tracing::info!("released the leader lease"),
+        Err(e) => tracing::warn!("could not release the leader lease: {e}"),
+    }
+}
+
 /// Keeps `leading` true only while the manager says "leader" and the last renewal by
 /// `identity` that the Lease watch delivered is younger than `renew_deadline`. Once lost
-/// after having led, it stays lost: the process exits and comes back as a standby.
+/// after having led, it stays lost: the process exits and comes back as a standby. A lease
+/// released by its holder wakes this replica's manager.
 async fn watchdog(
     leases: Api<Lease>,
     identity: String,
     mut manager: watch::Receiver<bool>,
+    released: Arc<Notify>,
     renew_deadline: Duration,
     leading: watch::Sender<bool>,
 ) {
     let config = watcher::Config::default().fields(&format!("metadata.name={LEASE_NAME}"));
-    let mut renewals = std::pin::pin!(watcher(leases, config).default_backoff().applied_objects());
+    let mut renewals =
+        std::pin::pin!(watcher(leases, config).default_backoff().applied_objects());
     let mut last_renewal: Option<Instant> = None;
     let mut last_seen = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -102,13 +154,14 @@ async fn watchdog(
             event = renewals.next() => match event {
                 Some(Ok(lease)) => {
                     let spec = lease.spec.unwrap_or_default();
+                    let holder = spec.holder_identity.unwrap_or_default();
                     let renewed = spec.renew_time.map(|t| t.0);
-                    if spec.holder_identity.as_deref() == Some(identity.as_str())
-                        && renewed.is_some()
-                        && renewed != last_seen
-                    {
+                    if holder == identity && renewed.is_some() && renewed != last_seen {
                         last_renewal = Some(Instant::now());
                         last_seen = renewed;
+                    }
+                    if holder.is_empty() && !*manager.borrow() {
+                        released.notify_one();
                     }
                 }
                 Some(Err(e)) => tracing::debug!("leader lease watch: {e}"),
@@ -162,22 +215,19 @@ impl Leadership {
         *self.leading.borrow()
     }
 
-    /// Releases the lease (dropping the receiver ends the election task, which releases it).
+    /// Releases the lease: the election task stops renewing and releases it, so a standby
+    /// takes over at once.
     pub async fn step_down(self) {
         let Leadership {
-            manager,
+            stop,
             task,
-            leading,
             watchdog,
             ..
         } = self;
-        watchdog.abort();
-        drop(leading);
-        drop(manager);
-        match task.await {
-            Ok(Ok(_)) => tracing::info!("released the leader lease"),
-            Ok(Err(e)) => tracing::warn!("could not release the leader lease: {e}"),
-            Err(e) => tracing::warn!("leader election task failed: {e}"),
+        stop.cancel();
+        if let Err(e) = task.await {
+            tracing::warn!("leader election task failed: {e}");
         }
+        watchdog.abort();
     }
 }

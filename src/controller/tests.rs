@@ -442,9 +442,9 @@ async fn the_revert_ledger_is_written_only_after_a_successful_put() {
     );
 }
 
-#[tokio::test]
-async fn a_blocked_policy_makes_no_azure_call() {
-    let sim = simulator().await;
+/// Two policies on one subscription: an older Additive one, and a newer Exact one that it
+/// holds back.
+fn older_additive_and_newer_exact() -> (SecurityContactPolicy, SecurityContactPolicy) {
     let old = PolicyBuilder::new("old")
         .subscriptions(&[DEMO_SUB_COMPLIANT])
         .emails(&["security@contoso.com"])
@@ -453,9 +453,17 @@ async fn a_blocked_policy_makes_no_azure_call() {
     let new = PolicyBuilder::new("new")
         .created(10)
         .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .emails(&["only@contoso.com"])
         .exact()
         .finalized()
         .build();
+    (old, new)
+}
+
+#[tokio::test]
+async fn a_blocked_policy_makes_no_azure_call() {
+    let sim = simulator().await;
+    let (old, new) = older_additive_and_newer_exact();
     let (client, server) = ApiServer::start(&new);
     let ctx = context(client, &sim, &[&old, &new]);
     reconcile(Arc::new(new.clone()), ctx)
@@ -473,18 +481,7 @@ async fn no_decision_before_every_policy_is_known() {
     // After a restart the watch lists the newer Exact policy first; the older Additive one it
     // conflicts with is still to come. The newer one must not write in between.
     let sim = simulator().await;
-    let old = PolicyBuilder::new("old")
-        .subscriptions(&[DEMO_SUB_COMPLIANT])
-        .emails(&["security@contoso.com"])
-        .finalized()
-        .build();
-    let new = PolicyBuilder::new("new")
-        .created(10)
-        .subscriptions(&[DEMO_SUB_COMPLIANT])
-        .emails(&["only@contoso.com"])
-        .exact()
-        .finalized()
-        .build();
+    let (old, new) = older_additive_and_newer_exact();
     let (client, server) = ApiServer::start(&new);
     let (ctx, mut writer) = listing(client, &sim, &[&new]);
     let pass = tokio::spawn(reconcile(Arc::new(new.clone()), ctx));

@@ -99,20 +99,25 @@ gobuild() {  # gobuild <wrapper dir> <output name> <package> <ldflags>
   echo "build.sh: built $name in $((SECONDS - t0)) s ($(du -h "$tmp/$name" | cut -f1))"
 }
 
+kube_ldflags() {  # kube_ldflags <wrapper dir>: version stamps like upstream's hack/lib/version.sh
+  local kver kminor p ldf="-s -w"
+  kver=$(modver "$here/$1/go.mod" k8s.io/kubernetes)
+  [ -n "$kver" ] || { echo "build.sh: no k8s.io/kubernetes requirement in $1/go.mod" >&2; exit 1; }
+  kminor=${kver#v1.}; kminor=${kminor%%.*}
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldf="$ldf -X $p.gitVersion=$kver -X $p.gitMajor=1 -X $p.gitMinor=$kminor"
+    ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$ldf"
+}
+
 t_all=$SECONDS
 echo "build.sh: $gover; output $out"
 
 if [ ! -f "$out/.complete" ]; then
   # kube-apiserver + kubectl, version-stamped like upstream's hack/lib/version.sh so that
   # /version (and therefore helm's .Capabilities.KubeVersion) reports the real release.
-  kver=$(modver "$here/apiserver/go.mod" k8s.io/kubernetes)
-  [ -n "$kver" ] || { echo "build.sh: no k8s.io/kubernetes requirement in apiserver/go.mod"; exit 1; }
-  kminor=${kver#v1.}; kminor=${kminor%%.*}
-  ldf="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldf="$ldf -X $p.gitVersion=$kver -X $p.gitMajor=1 -X $p.gitMinor=$kminor"
-    ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
+  ldf=$(kube_ldflags apiserver)
   gobuild apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ldf"
   gobuild apiserver kubectl k8s.io/kubernetes/cmd/kubectl "$ldf"
   # etcd's version is a constant in go.etcd.io/etcd/api/v3/version: no stamping needed.
@@ -134,13 +139,7 @@ fi
 if [ "$want_kcm" = 1 ] && [ ! -x "$out/kube-controller-manager" ]; then
   # Only the garbage collector and the namespace controller are run by the tests (deletion
   # as a real cluster does it); same tag and version stamp as kube-apiserver.
-  kver=$(modver "$here/controller-manager/go.mod" k8s.io/kubernetes)
-  kminor=${kver#v1.}; kminor=${kminor%%.*}
-  ldf="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldf="$ldf -X $p.gitVersion=$kver -X $p.gitMajor=1 -X $p.gitMinor=$kminor"
-    ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
+  ldf=$(kube_ldflags controller-manager)
   gobuild controller-manager kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldf"
 fi
 

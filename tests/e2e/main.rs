@@ -21,6 +21,30 @@ const A: &str = "e2e00000-0000-0000-0000-00000000000a";
 const B: &str = "e2e00000-0000-0000-0000-00000000000b";
 const C: &str = "e2e00000-0000-0000-0000-00000000000c";
 
+/// `--leader-elect` flags for a lease of `seconds`.
+fn lease_flags(seconds: &str) -> [&str; 5] {
+    [
+        "--leader-elect",
+        "--leader-elect-namespace",
+        "{ns}",
+        "--leader-elect-lease-seconds",
+        seconds,
+    ]
+}
+
+/// Two replicas with leader election, and one Ready policy on subscription A.
+async fn two_replicas_one_policy(name: &str, lease_seconds: &str) -> Env {
+    let mut env = Env::with_args(name, world(&[(A, None)]), &lease_flags(lease_seconds)).await;
+    env.spawn_replica();
+    env.apply(
+        "p",
+        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
+    )
+    .await;
+    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    env
+}
+
 fn enabled(emails: &str) -> Option<serde_json::Value> {
     Some(json!({"emails": emails, "isEnabled": true}))
 }
@@ -562,21 +586,7 @@ async fn the_operator_stops_promptly_and_cleanly_on_sigterm() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
 async fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
-    let lease = [
-        "--leader-elect",
-        "--leader-elect-namespace",
-        "{ns}",
-        "--leader-elect-lease-seconds",
-        "4",
-    ];
-    let mut env = Env::with_args("leader", world(&[(A, None)]), &lease).await;
-    env.spawn_replica();
-    env.apply(
-        "p",
-        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
-    )
-    .await;
-    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    let mut env = two_replicas_one_policy("leader", "4").await;
     let leading: Vec<usize> = env
         .logs()
         .iter()
@@ -736,21 +746,7 @@ async fn revert_survives_namespace_deletion_and_foreground_deletion() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
 async fn sigterm_on_the_leader_releases_the_lease_and_the_standby_leads_at_once() {
-    let lease = [
-        "--leader-elect",
-        "--leader-elect-namespace",
-        "{ns}",
-        "--leader-elect-lease-seconds",
-        "10",
-    ];
-    let mut env = Env::with_args("handover", world(&[(A, None)]), &lease).await;
-    env.spawn_replica();
-    env.apply(
-        "p",
-        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
-    )
-    .await;
-    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    let mut env = two_replicas_one_policy("handover", "10").await;
     let leader = env
         .logs()
         .iter()
@@ -770,7 +766,8 @@ async fn sigterm_on_the_leader_releases_the_lease_and_the_standby_leads_at_once(
     while !env.logs()[standby].contains("leading: reconciling") {
         assert!(
             std::time::Instant::now() < deadline,
-            "the standby waited for the lease to lapse: it was not released"
+            "the standby waited for the lease to lapse: it was not released\n--- standby ---\n{}",
+            env.logs()[standby]
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -789,15 +786,13 @@ async fn sigterm_on_the_leader_releases_the_lease_and_the_standby_leads_at_once(
 async fn a_partitioned_leader_stops_writing_before_the_standby_takes_over() {
     let cluster = support::shared();
     let proxy = support::Proxy::start(cluster).await;
-    let lease = [
-        "--leader-elect",
-        "--leader-elect-namespace",
-        "{ns}",
-        "--leader-elect-lease-seconds",
-        "6",
-    ];
-    let mut env =
-        Env::with_args_via("partition", world(&[(A, None)]), &lease, &proxy.kubeconfig).await;
+    let mut env = Env::with_args_via(
+        "partition",
+        world(&[(A, None)]),
+        &lease_flags("6"),
+        &proxy.kubeconfig,
+    )
+    .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !env.logs()[0].contains("leading: reconciling") {
         assert!(std::time::Instant::now() < deadline, "{}", env.logs()[0]);
