@@ -143,8 +143,7 @@ async fn watchdog(
     leading: watch::Sender<bool>,
 ) {
     let config = watcher::Config::default().fields(&format!("metadata.name={LEASE_NAME}"));
-    let mut renewals =
-        std::pin::pin!(watcher(leases, config).default_backoff().applied_objects());
+    let mut renewals = std::pin::pin!(watcher(leases, config).default_backoff().applied_objects());
     let mut last_renewal: Option<Instant> = None;
     let mut last_seen = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));

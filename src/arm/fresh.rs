@@ -97,17 +97,10 @@ impl ArmClient {
                     if wait > self.retry.max_retry_after {
                         return Err(e);
                     }
-                    self.metrics.retries.inc();
-                    if e.retry_after().is_some() {
-                        self.metrics
-                            .throttled_wait_seconds
-                            .inc_by(wait.as_secs_f64());
-                    }
-                    tracing::warn!(
-                        subscription,
-                        reason = e.reason(),
-                        wait_ms = wait.as_millis() as u64,
-                        "write not applied; will read again and re-plan: {e}"
+                    self.retrying(
+                        &e,
+                        wait,
+                        &format!("{subscription}: write not applied, will read again and re-plan"),
                     );
                     tokio::time::sleep(wait).await;
                     retries += 1;

@@ -152,10 +152,7 @@ impl ArmClient {
         &self,
         subscription: &str,
     ) -> Result<Option<SecurityContact>, ArmError> {
-        match self
-            .send(Method::GET, self.contact_url(subscription), None, None)
-            .await
-        {
+        match self.get(self.contact_url(subscription)).await {
             Ok(answer) => {
                 let mut contact: SecurityContact = decode(&answer.body)?;
                 // An ETag header stands in for a body etag the resource does not carry.
@@ -213,7 +210,7 @@ impl ArmClient {
         let mut all = Vec::new();
         let mut next = Some(url);
         while let Some(url) = next.take() {
-            let answer = self.send(Method::GET, url, None, None).await?;
+            let answer = self.get(url).await?;
             let page: SubscriptionPage = decode(&answer.body)?;
             all.extend(page.value);
             next = match page.next_link.filter(|l| !l.is_empty()) {
@@ -243,22 +240,17 @@ impl ArmClient {
         results.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// One request with retries: transient failures back off exponentially with jitter; a
-    /// `Retry-After` is waited out exactly, up to `max_retry_after`.
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-        if_match: Option<&str>,
-    ) -> Result<Answer, ArmError> {
+    /// A GET with retries: transient failures back off exponentially with jitter; a
+    /// `Retry-After` is waited out exactly, up to `max_retry_after`. Only reads are retried
+    /// here: a write is retried from a fresh read ([`ArmClient::write_fresh`]).
+    async fn get(&self, url: Url) -> Result<Answer, ArmError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
             .with_max_times(self.retry.max_retries)
             .with_jitter();
         let max_retry_after = self.retry.max_retry_after;
-        (|| self.attempt(method.clone(), url.clone(), body.clone(), if_match))
+        (|| self.attempt(Method::GET, url.clone(), None, None))
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(ArmError::is_transient)
@@ -268,15 +260,25 @@ impl ArmClient {
                 (Some(_), _) => None,
                 (None, backoff) => backoff,
             })
-            .notify(|e, wait| {
-                self.metrics.retries.inc();
-                if e.retry_after().is_some() {
-                    self.metrics.throttled_wait_seconds.inc_by(wait.as_secs_f64());
-                }
-                // warn: a CLI user must see why a run pauses (Retry-After can be minutes).
-                tracing::warn!(%method, path = url.path(), reason = e.reason(), wait_ms = wait.as_millis() as u64, "retrying ARM request: {e}");
-            })
+            .notify(|e, wait| self.retrying(e, wait, &format!("GET {}", url.path())))
             .await
+    }
+
+    /// Counts a retry and says why: a CLI user must see why a run pauses (a Retry-After can
+    /// be minutes), hence `warn`.
+    fn retrying(&self, e: &ArmError, wait: Duration, what: &str) {
+        self.metrics.retries.inc();
+        if e.retry_after().is_some() {
+            self.metrics
+                .throttled_wait_seconds
+                .inc_by(wait.as_secs_f64());
+        }
+        tracing::warn!(
+            reason = e.reason(),
+            wait_ms = wait.as_millis() as u64,
+            "{what}: retrying in {} ms: {e}",
+            wait.as_millis()
+        );
     }
 
     async fn attempt(
