@@ -808,8 +808,8 @@ async fn a_partitioned_leader_stops_writing_before_the_standby_takes_over() {
     assert!(env.logs()[0].contains("wrote the security contact"));
 
     proxy.cut();
-    // The leader's last renewal was before the cut, so its renew deadline (6 s lease minus
-    // half its 2 s grace) has passed by now; from here on it must not write.
+    // The leader's last renewal was before the cut, so its renew deadline (¾ of the 6 s
+    // lease) has passed by now; from here on it must not write.
     tokio::time::sleep(Duration::from_millis(5_500)).await;
     let cut_off = env.logs()[0].len();
     env.sim
