@@ -53,6 +53,19 @@ pub(crate) fn entra_timestamp(at: SystemTime) -> String {
     )
 }
 
+/// The round-trip time Entra prints in AADSTS700024, to 100 ns: `2024-08-05T10:07:04.2542067Z`.
+pub(crate) fn entra_precise(at: SystemTime) -> String {
+    let c = civil(at);
+    let ticks = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() / 100)
+        .unwrap_or(0);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// The .NET invariant-culture time ARM prints in `ExpiredAuthenticationToken`: `1/31/2024 1:05:09 PM`.
 pub(crate) fn dotnet_utc(at: SystemTime) -> String {
     let c = civil(at);
@@ -93,6 +106,12 @@ mod tests {
         assert_eq!(entra_timestamp(t), "2024-02-29 13:05:09Z");
         assert_eq!(dotnet_utc(t), "2/29/2024 1:05:09 PM");
         assert_eq!(compact_utc(t), "20240229T130509Z");
+        assert_eq!(entra_precise(t), "2024-02-29T13:05:09.0000000Z");
+        assert_eq!(
+            entra_precise(t + Duration::from_nanos(254_206_799)),
+            "2024-02-29T13:05:09.2542067Z"
+        );
+        assert_eq!(entra_precise(at(0)), "1970-01-01T00:00:00.0000000Z");
     }
 
     #[test]

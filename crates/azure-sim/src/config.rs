@@ -11,11 +11,20 @@
 //! throttle:
 //!   subscriptionReads: { bucket: 250, refillPerSecond: 25 }   # also subscriptionWrites,
 //! faults: { seed: 7, rules: [] }                              # subscriptionDeletes, tenantReads
+//! oidcIssuers:                         # issuers' keys, for federated credentials (all tenants)
+//!   - issuer: https://kubernetes.default.svc.cluster.local
+//!     # the JWKS its jwks_uri serves (a Kubernetes API server's /openid/v1/jwks; n shortened)
+//!     jwks: { keys: [{ use: sig, kty: RSA, kid: k1, alg: RS256, n: sXch, e: AQAB }] }
 //! tenants:
 //!   - id: 00000000-0000-0000-0000-0000000000aa
 //!     principals:
 //!       - clientId: my-app
-//!         clientSecret: my-secret             # and/or federatedAssertions: [<jwt>]
+//!         clientSecret: my-secret             # and/or federatedCredentials
+//!         federatedCredentials:
+//!           - name: operator
+//!             issuer: https://kubernetes.default.svc.cluster.local   # = the token's iss, exactly
+//!             subject: system:serviceaccount:sco-system:security-contact-operator
+//!             audiences: [api://AzureADTokenExchange]                # the default
 //!         objectId: 00000000-0000-0000-0000-0000000000b1
 //!         access: { "*": read, 11111111-1111-1111-1111-111111111111: readWrite }
 //!     subscriptions:
@@ -51,6 +60,14 @@ pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3599;
 /// Small on purpose, so that every client exercises `nextLink` paging.
 pub const DEFAULT_SUBSCRIPTION_PAGE_SIZE: usize = 2;
 
+/// The audience Entra expects in tokens exchanged through a federated identity credential
+/// (<https://learn.microsoft.com/graph/api/resources/federatedidentitycredential>).
+pub const DEFAULT_FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// Entra's limit of federated identity credentials per application
+/// (<https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations>).
+pub const MAX_FEDERATED_CREDENTIALS: usize = 20;
+
 /// Everything needed to start a simulator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -74,6 +91,11 @@ pub struct SimConfig {
     /// declares no etag for this resource (a list payload of the real service once carried
     /// one; whether ARM enforces `If-Match` here is UNVERIFIED).
     pub etags: bool,
+    /// OIDC issuers and their signing keys, for verifying the client assertions presented
+    /// against federated credentials. Top-level rather than per tenant: an issuer belongs to
+    /// the outside world, and every tenant's credentials may trust it. More can be added at
+    /// runtime ([`super::SimState::set_oidc_issuer`]).
+    pub oidc_issuers: Vec<OidcIssuerSeed>,
 }
 
 impl Default for SimConfig {
@@ -87,7 +109,136 @@ impl Default for SimConfig {
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECS,
             arm_audience: DEFAULT_ARM_AUDIENCE.to_owned(),
             etags: false,
+            oidc_issuers: Vec::new(),
         }
+    }
+}
+
+/// An OIDC issuer the simulated Entra can verify assertions of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcIssuerSeed {
+    /// The issuer URL, exactly as the tokens' `iss` claim carries it (for a Kubernetes API
+    /// server, its `--service-account-issuer`).
+    pub issuer: String,
+    /// The issuer's JSON Web Key Set: the document its `jwks_uri` serves (a Kubernetes API
+    /// server's `/openid/v1/jwks`). Real Entra fetches it through
+    /// `<issuer>/.well-known/openid-configuration`; the simulator is handed it instead.
+    pub jwks: serde_json::Value,
+}
+
+impl OidcIssuerSeed {
+    /// An issuer and its JWKS document.
+    pub fn new(issuer: impl Into<String>, jwks: serde_json::Value) -> Self {
+        OidcIssuerSeed {
+            issuer: issuer.into(),
+            jwks,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.issuer.is_empty() {
+            return Err("an OIDC issuer has an empty issuer URL".into());
+        }
+        super::federation::IssuerKeys::from_jwks(&self.jwks)
+            .map(drop)
+            .map_err(|e| format!("OIDC issuer {}: {e}", self.issuer))
+    }
+}
+
+/// A federated identity credential of an application: Entra issues the application a token
+/// for a client assertion whose `iss` equals `issuer` and `sub` equals `subject` (both exactly,
+/// case included) and whose `aud` contains one of `audiences`, once the assertion's signature
+/// verifies against the issuer's JWKS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FederatedCredentialSeed {
+    /// Unique among the application's credentials.
+    pub name: String,
+    /// The OIDC issuer URL.
+    pub issuer: String,
+    /// The external identity, e.g. `system:serviceaccount:<namespace>:<name>`.
+    pub subject: String,
+    /// Accepted `aud` values; `["api://AzureADTokenExchange"]` when omitted.
+    #[serde(default = "default_audiences")]
+    pub audiences: Vec<String>,
+}
+
+fn default_audiences() -> Vec<String> {
+    vec![DEFAULT_FEDERATED_AUDIENCE.to_owned()]
+}
+
+impl FederatedCredentialSeed {
+    /// A credential with the default audience.
+    pub fn new(
+        name: impl Into<String>,
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+    ) -> Self {
+        FederatedCredentialSeed {
+            name: name.into(),
+            issuer: issuer.into(),
+            subject: subject.into(),
+            audiences: default_audiences(),
+        }
+    }
+
+    /// Trusts the projected tokens of a Kubernetes service account: subject
+    /// `system:serviceaccount:<namespace>:<service_account>`, audience
+    /// `api://AzureADTokenExchange`, named `<namespace>-<service_account>`.
+    pub fn kubernetes(
+        issuer: impl Into<String>,
+        namespace: impl AsRef<str>,
+        service_account: impl AsRef<str>,
+    ) -> Self {
+        let (namespace, service_account) = (namespace.as_ref(), service_account.as_ref());
+        FederatedCredentialSeed::new(
+            format!("{namespace}-{service_account}"),
+            issuer,
+            format!("system:serviceaccount:{namespace}:{service_account}"),
+        )
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let what = || format!("federated credential {:?}", self.name);
+        if self.name.is_empty() {
+            return Err("a federated credential has an empty name".into());
+        }
+        if self.issuer.is_empty() || self.subject.is_empty() {
+            return Err(format!("{} needs an issuer and a subject", what()));
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(format!("{} needs non-empty audiences", what()));
+        }
+        Ok(())
+    }
+
+    /// Checks a principal's whole list: each credential valid, names unique, one credential
+    /// per issuer and subject, at most [`MAX_FEDERATED_CREDENTIALS`].
+    pub(crate) fn validate_all(credentials: &[FederatedCredentialSeed]) -> Result<(), String> {
+        if credentials.len() > MAX_FEDERATED_CREDENTIALS {
+            return Err(format!(
+                "at most {MAX_FEDERATED_CREDENTIALS} federated credentials per application"
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut pairs = HashSet::new();
+        for credential in credentials {
+            credential.validate()?;
+            if !names.insert(credential.name.as_str()) {
+                return Err(format!(
+                    "federated credential name {:?} appears twice",
+                    credential.name
+                ));
+            }
+            if !pairs.insert((credential.issuer.as_str(), credential.subject.as_str())) {
+                return Err(format!(
+                    "issuer {} and subject {} appear in two federated credentials",
+                    credential.issuer, credential.subject
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -117,10 +268,10 @@ pub struct PrincipalSeed {
     /// Object id shown in `AuthorizationFailed` messages; a random one when absent.
     #[serde(default)]
     pub object_id: Option<String>,
-    /// Client assertions (e.g. projected service-account JWTs) accepted verbatim, standing in
-    /// for federated identity credentials.
+    /// Federated identity credentials: the external identities whose signed assertions
+    /// (e.g. projected service-account tokens) the principal may sign in with.
     #[serde(default)]
-    pub federated_assertions: Vec<String>,
+    pub federated_credentials: Vec<FederatedCredentialSeed>,
     /// Role grants by subscription id; the key `"*"` covers every subscription of the tenant
     /// that has no entry of its own.
     #[serde(default)]
@@ -138,6 +289,21 @@ impl PrincipalSeed {
         PrincipalSeed {
             client_id: client_id.into(),
             client_secret: Some(client_secret.into()),
+            access: [("*".to_owned(), access)].into_iter().collect(),
+            ..PrincipalSeed::default()
+        }
+    }
+
+    /// A principal without a secret that signs in with assertions matching `credentials`, and
+    /// has `access` on every subscription of its tenant.
+    pub fn federated(
+        client_id: impl Into<String>,
+        credentials: Vec<FederatedCredentialSeed>,
+        access: Access,
+    ) -> Self {
+        PrincipalSeed {
+            client_id: client_id.into(),
+            federated_credentials: credentials,
             access: [("*".to_owned(), access)].into_iter().collect(),
             ..PrincipalSeed::default()
         }
@@ -276,6 +442,13 @@ impl SimConfig {
         }
         self.throttle.validate()?;
         self.faults.validate()?;
+        let mut issuers = HashSet::new();
+        for issuer in &self.oidc_issuers {
+            issuer.validate().map_err(SimError::InvalidSeed)?;
+            if !issuers.insert(issuer.issuer.as_str()) {
+                return bad(format!("OIDC issuer {} appears twice", issuer.issuer));
+            }
+        }
 
         let mut tenant_ids = HashSet::new();
         let mut subscription_ids = HashSet::new();
@@ -327,6 +500,9 @@ impl SimConfig {
                         principal.client_id, tenant.id
                     ));
                 }
+                FederatedCredentialSeed::validate_all(&principal.federated_credentials).map_err(
+                    |e| SimError::InvalidSeed(format!("principal {}: {e}", principal.client_id)),
+                )?;
                 for key in principal.access.keys() {
                     if key != "*" && !own.contains(&key.to_ascii_lowercase()) {
                         return bad(format!(
@@ -412,6 +588,88 @@ tenants:
         let config = SimConfig::from_yaml_str(&yaml).expect("documented seed parses");
         assert_eq!(config.faults.seed, Some(7));
         assert_eq!(config.tenants[0].principals[0].access["*"], Access::Read);
+    }
+
+    const FEDERATED_SEED: &str = r#"
+oidcIssuers:
+  - issuer: https://oidc.example/cluster/
+    jwks: {"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "n": "sXch", "e": "AQAB"}]}
+tenants:
+  - id: t1
+    principals:
+      - clientId: app-1
+        federatedCredentials:
+          - name: operator
+            issuer: https://oidc.example/cluster/
+            subject: system:serviceaccount:ns:sa
+          - name: other
+            issuer: https://oidc.example/cluster/
+            subject: system:serviceaccount:ns:other
+            audiences: [api://custom]
+"#;
+
+    #[test]
+    fn parses_federated_credentials_and_oidc_issuers() {
+        let config = SimConfig::from_yaml_str(FEDERATED_SEED).expect("seed parses");
+        assert_eq!(
+            config.oidc_issuers[0].issuer,
+            "https://oidc.example/cluster/"
+        );
+        assert_eq!(config.oidc_issuers[0].jwks["keys"][0]["kid"], "k1");
+        let credentials = &config.tenants[0].principals[0].federated_credentials;
+        assert_eq!(
+            credentials[0],
+            FederatedCredentialSeed {
+                name: "operator".into(),
+                ..FederatedCredentialSeed::kubernetes("https://oidc.example/cluster/", "ns", "sa")
+            }
+        );
+        assert_eq!(credentials[0].audiences, [DEFAULT_FEDERATED_AUDIENCE]);
+        assert_eq!(credentials[1].audiences, ["api://custom"]);
+        let k8s = FederatedCredentialSeed::kubernetes("https://i", "sco-system", "op");
+        assert_eq!(
+            (k8s.name.as_str(), k8s.subject.as_str()),
+            ("sco-system-op", "system:serviceaccount:sco-system:op")
+        );
+    }
+
+    #[test]
+    fn rejects_inconsistent_federation() {
+        let invalid = |yaml: String| {
+            matches!(
+                SimConfig::from_yaml_str(&yaml),
+                Err(SimError::InvalidSeed(_))
+            )
+        };
+        assert!(invalid(
+            FEDERATED_SEED.replace("name: other", "name: operator")
+        ));
+        assert!(invalid(FEDERATED_SEED.replace("ns:other", "ns:sa")));
+        assert!(invalid(
+            FEDERATED_SEED.replace("audiences: [api://custom]", "audiences: []")
+        ));
+        assert!(invalid(FEDERATED_SEED.replace(
+            "subject: system:serviceaccount:ns:sa",
+            "subject: \"\""
+        )));
+        assert!(invalid(
+            FEDERATED_SEED.replace("\"kty\": \"RSA\"", "\"kty\": \"oct\"")
+        ));
+        let twice = FEDERATED_SEED.replace(
+            "tenants:",
+            "  - issuer: https://oidc.example/cluster/\n    jwks: {\"keys\": []}\ntenants:",
+        );
+        assert!(invalid(twice));
+        let typo = FEDERATED_SEED.replace("subject: system:serviceaccount:ns:sa", "subjet: x");
+        assert!(matches!(
+            SimConfig::from_yaml_str(&typo),
+            Err(SimError::SeedYaml(_))
+        ));
+        let many: Vec<FederatedCredentialSeed> = (0..=MAX_FEDERATED_CREDENTIALS)
+            .map(|i| FederatedCredentialSeed::new(format!("c{i}"), "https://i", format!("s{i}")))
+            .collect();
+        assert!(FederatedCredentialSeed::validate_all(&many).is_err());
+        assert!(FederatedCredentialSeed::validate_all(&many[1..]).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::config::{Access, SubscriptionState};
+use super::config::{Access, FederatedCredentialSeed, OidcIssuerSeed, SubscriptionState};
 use super::error::SimError;
 use super::faults::FaultConfig;
 use super::state::SimState;
@@ -33,6 +33,15 @@ pub(crate) fn routes() -> Router<SimState> {
         .route("/_sim/access/{subscription}/{client_id}", put(put_access))
         .route("/_sim/subscriptions/{subscription}", put(put_subscription))
         .route("/_sim/tokens/expire", post(expire_tokens))
+        .route("/_sim/oidc-issuers", put(put_oidc_issuer))
+        .route(
+            "/_sim/tenants/{tenant}/principals/{client_id}/federated-credentials",
+            get(get_federated_credentials),
+        )
+        .route(
+            "/_sim/tenants/{tenant}/principals/{client_id}/federated-credentials/{name}",
+            put(put_federated_credential).delete(delete_federated_credential),
+        )
         .route("/_sim", any(unknown_control_route))
         .route("/_sim/{*rest}", any(unknown_control_route))
 }
@@ -184,4 +193,73 @@ async fn put_subscription(
 async fn expire_tokens(State(state): State<SimState>) -> StatusCode {
     state.expire_tokens();
     StatusCode::NO_CONTENT
+}
+
+/// Body: an [`OidcIssuerSeed`]. 201 for a new issuer, 204 when its keys were replaced.
+async fn put_oidc_issuer(
+    State(state): State<SimState>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let created = state.set_oidc_issuer(parse::<OidcIssuerSeed>(&body)?)?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+async fn get_federated_credentials(
+    State(state): State<SimState>,
+    Path((tenant, client_id)): Path<(String, String)>,
+) -> Result<Response, SimError> {
+    Ok(Json(state.federated_credentials(&tenant, &client_id)?).into_response())
+}
+
+/// A federated credential without its name (which is in the path).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FederatedCredentialBody {
+    issuer: String,
+    subject: String,
+    #[serde(default)]
+    audiences: Option<Vec<String>>,
+}
+
+async fn put_federated_credential(
+    State(state): State<SimState>,
+    Path((tenant, client_id, name)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let FederatedCredentialBody {
+        issuer,
+        subject,
+        audiences,
+    } = parse(&body)?;
+    let mut credential = FederatedCredentialSeed::new(name, issuer, subject);
+    if let Some(audiences) = audiences {
+        credential.audiences = audiences;
+    }
+    let created = state.add_federated_credential(&tenant, &client_id, credential)?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+async fn delete_federated_credential(
+    State(state): State<SimState>,
+    Path((tenant, client_id, name)): Path<(String, String, String)>,
+) -> Result<Response, SimError> {
+    Ok(
+        if state.remove_federated_credential(&tenant, &client_id, &name)? {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({"error": "no such federated credential"})),
+            )
+                .into_response()
+        },
+    )
 }

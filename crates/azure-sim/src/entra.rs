@@ -2,15 +2,45 @@
 //! credential flows `azure_identity` 1.0 uses (`azure_identity` 1.0's `client_secret_credential.rs`, `client_assertion_credential.rs` and its Entra response handling):
 //!
 //! * client secret: `client_id, client_secret, grant_type=client_credentials, scope`;
-//! * client assertion (workload identity): `client_assertion,
+//! * client assertion (workload identity federation): `client_assertion,
 //!   client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer, client_id,
-//!   grant_type, scope`. Assertions are accepted when they equal one of the principal's
-//!   `federatedAssertions` verbatim (no JWT validation).
+//!   grant_type, scope`. The assertion is a JWT from an external OIDC issuer (e.g. a projected
+//!   Kubernetes service-account token), checked against the principal's federated identity
+//!   credentials the way Entra does (`federation.rs`): the credentials whose `issuer` equals
+//!   the token's `iss` exactly; the signature, with the key of the issuer's JWKS (config
+//!   `oidcIssuers` or `PUT /_sim/oidc-issuers`) that the header's `kid` names; `exp`/`nbf`
+//!   against the simulator's clock; then a credential with `subject == sub` exactly whose
+//!   `audiences` contain one of the token's `aud` values. Each failure gets the code and text
+//!   real Entra answers with (below, with sources).
 //!
 //! Errors have Entra's exact shape (`error`, `error_description` starting with `AADSTSnnn:`,
 //! `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`), because
 //! `azure_identity` turns `error_description` into the error message and `error_codes` into the
-//! error code. Secrets, assertions and tokens are never logged or echoed.
+//! error code. Secrets, assertions and tokens are never logged or echoed (a refused assertion's
+//! `iss`, `sub` and `aud` are, as Entra echoes them).
+//!
+//! Federated-credential errors, and where their codes and texts come from. Microsoft's list of
+//! codes (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>) names
+//! only some of them; the texts are Entra's answers as recorded in Microsoft's SDK repositories
+//! and in bug reports quoting the live service:
+//!
+//! | failure | status, `error`, code | source |
+//! |---|---|---|
+//! | not a JWT | 400 `invalid_request` 50027 "JWT token is invalid or malformed." | text: <https://github.com/AzureAD/microsoft-authentication-library-for-dotnet/blob/main/tests/Microsoft.Identity.Test.Common/TestConstants.cs> (`SendTenantIdInCredentialValueError50027`); 400: <https://docs.gitlab.com/ci/secrets/azure_key_vault/> |
+//! | no `iss`/`sub`/`aud` | 400 `invalid_request` 90014 "The required field '…' is missing from the credential. …" | same MSAL.NET file (`BadCredNoIssError90014`) |
+//! | no credential with the token's issuer | 401 `invalid_client` 700211 | <https://github.com/Azure/azure-workload-identity/issues/1200> |
+//! | unsupported `alg` | 401 `invalid_client` 5002738 | same MSAL.NET file (`BadCredBadAlgError5002738`) |
+//! | no JWKS for the issuer | 400 `invalid_request` 90061 "Request to External OIDC endpoint failed." | <https://github.com/Azure/azure-workload-identity/blob/main/docs/book/src/troubleshooting.md> |
+//! | `kid` not in the JWKS | 401 `invalid_client` 7000272 | <https://github.com/Azure/azure-workload-identity/issues/616>, <https://github.com/Azure/azure-workload-identity/issues/1232> |
+//! | signature does not verify | 401 `invalid_client` 700027 "Client assertion failed signature validation." | reference-error-codes above; UNVERIFIED that Entra uses this code for a federated token whose `kid` is known |
+//! | expired / not yet valid | 401 `invalid_client` 700024 | <https://github.com/Azure/azure-sdk-for-rust/issues/1739>, <https://github.com/risingwavelabs/risingwave/issues/16262> |
+//! | no credential with the subject | 401 `invalid_client` 700213; 7002138 when only the letter case differs | <https://github.com/Azure/login/issues/453>, <https://github.com/dotnet/maui/pull/31978> (current wording); <https://github.com/Azure/login/issues/515> |
+//! | none of those accepts the audience | 401 `invalid_client` 700212 | AthenZ's `AzureAccessTokenProviderTest` (<https://github.com/AthenZ/athenz>); 401 for this family: <https://github.com/microsoft/Agents/issues/202> |
+//!
+//! Before 2023 Entra answered every "no matching federated identity record" with AADSTS70021
+//! (400 `invalid_request`, "… Assertion Issuer: '…'. Assertion Subject: '…'. Assertion
+//! Audience: '…'.", Azure/azure-workload-identity `troubleshooting.md`); it now uses the
+//! specific codes 700211/700212/700213 above, which all still start with `AADSTS70021`.
 
 use std::time::SystemTime;
 
@@ -18,6 +48,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::clock;
+use super::federation::{self, Rejection};
 use super::state::Shared;
 use super::tokens::Identity;
 
@@ -93,13 +124,92 @@ impl EntraError {
         )
     }
 
-    fn unmatched_assertion() -> EntraError {
-        EntraError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            70021,
-            "No matching federated identity record found for presented assertion.".into(),
-        )
+    /// A refused client assertion (see the module docs for the sources). Echoes the
+    /// token's `iss`, `sub` and `aud` as Entra does, never the assertion.
+    fn assertion(rejection: Rejection) -> EntraError {
+        const DOCS: &str =
+            "https://learn.microsoft.com/entra/workload-id/workload-identity-federation";
+        let client = |code: u32, description: String| {
+            EntraError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                code,
+                description,
+            )
+        };
+        let no_record = |code: u32, what: &str, value: &str| {
+            client(
+                code,
+                format!(
+                    "No matching federated identity record found for presented assertion {what} '{value}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. {DOCS}"
+                ),
+            )
+        };
+        match rejection {
+            Rejection::Malformed => EntraError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50027,
+                "JWT token is invalid or malformed.".into(),
+            ),
+            Rejection::MissingClaim(claim) => EntraError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90014,
+                format!(
+                    "The required field '{claim}' is missing from the credential. Ensure that you have all the necessary parameters for the login request."
+                ),
+            ),
+            Rejection::UnknownIssuer { issuer } => no_record(700211, "issuer", &issuer),
+            Rejection::UnsupportedAlgorithm { alg } => client(
+                5002738,
+                format!(
+                    "Invalid JWT token. '{alg}' is not a supported signature algorithm. Supported signing algorithms are: '{}'",
+                    federation::SUPPORTED_ALGORITHMS
+                        .iter()
+                        .map(|a| format!("{a:?}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+            Rejection::IssuerUnreachable => EntraError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90061,
+                "Request to External OIDC endpoint failed.".into(),
+            ),
+            Rejection::KeyNotFound { identifier, issuer } => client(
+                7000272,
+                format!(
+                    "The certificate with identifier {identifier} used to sign the federated credential could not be found in the metadata of identity provider {issuer}. Please validate that your Identity Provider's metadata exposes the key used to sign the incoming token."
+                ),
+            ),
+            Rejection::BadSignature => client(
+                700027,
+                "Client assertion failed signature validation.".into(),
+            ),
+            Rejection::NotInTimeRange {
+                now,
+                valid_from,
+                expires,
+            } => client(
+                700024,
+                format!(
+                    "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                    clock::entra_precise(now),
+                    clock::entra_precise(valid_from),
+                    clock::entra_precise(expires)
+                ),
+            ),
+            Rejection::SubjectCaseMismatch { subject } => client(
+                7002138,
+                format!(
+                    "No matching federated identity record found for presented assertion subject '{subject}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: {DOCS}. See breaking change notification and remediation at: https://learn.microsoft.com/en-us/entra/identity-platform/reference-breaking-changes#august-2024."
+                ),
+            ),
+            Rejection::UnknownSubject { subject } => no_record(700213, "subject", &subject),
+            Rejection::UnknownAudience { audience } => no_record(700212, "audience", &audience),
+        }
     }
 
     fn bad_assertion_type() -> EntraError {
@@ -316,13 +426,13 @@ fn issue(
             if form.client_assertion_type.as_deref() != Some(JWT_BEARER) {
                 return Err(EntraError::bad_assertion_type());
             }
-            if !principal
-                .federated_assertions
-                .iter()
-                .any(|a| a == assertion)
-            {
-                return Err(EntraError::unmatched_assertion());
-            }
+            federation::check(
+                assertion,
+                &principal.federated_credentials,
+                &world.issuers,
+                SystemTime::now(),
+            )
+            .map_err(EntraError::assertion)?;
         }
         (None, None) => return Err(EntraError::no_credential()),
     }
@@ -378,6 +488,35 @@ mod tests {
         assert_eq!(
             form.scope.as_deref(),
             Some("https://management.azure.com/.default")
+        );
+    }
+
+    #[test]
+    fn assertion_refusals_use_entra_statuses() {
+        let status = |r: Rejection| {
+            let e = EntraError::assertion(r);
+            (e.status.as_u16(), e.error, e.code)
+        };
+        assert_eq!(
+            status(Rejection::Malformed),
+            (400, "invalid_request", 50027)
+        );
+        assert_eq!(
+            status(Rejection::IssuerUnreachable),
+            (400, "invalid_request", 90061)
+        );
+        assert_eq!(
+            status(Rejection::UnknownIssuer { issuer: "i".into() }),
+            (401, "invalid_client", 700211)
+        );
+        let expired = EntraError::assertion(Rejection::NotInTimeRange {
+            now: std::time::UNIX_EPOCH + std::time::Duration::from_secs(7200),
+            valid_from: std::time::UNIX_EPOCH,
+            expires: std::time::UNIX_EPOCH + std::time::Duration::from_secs(3600),
+        });
+        assert_eq!(
+            expired.description,
+            "Client assertion is not within its valid time range. Current time: 1970-01-01T02:00:00.0000000Z, assertion valid from 1970-01-01T00:00:00.0000000Z, expiry time of assertion 1970-01-01T01:00:00.0000000Z. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials ."
         );
     }
 

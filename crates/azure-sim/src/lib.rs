@@ -21,7 +21,7 @@
 //!
 //! | route | notes |
 //! |---|---|
-//! | `POST /{tenant}/oauth2/v2.0/token` | client secret or client assertion; errors in Entra's shape (AADSTS90002, 700016, 7000215, 7000218, 70021, 1002012 `invalid_scope`, 500011 `invalid_resource`) |
+//! | `POST /{tenant}/oauth2/v2.0/token` | client secret, or a client assertion checked against the principal's federated identity credentials (issuer, JWKS signature by `kid`, `exp`/`nbf`, subject, audience); errors in Entra's shape (AADSTS90002, 700016, 7000215, 7000218, 1002012 `invalid_scope`, 500011 `invalid_resource`; for assertions 50027, 90014, 700211, 5002738, 90061, 7000272, 700027, 700024, 700213, 7002138, 700212: see `entra.rs`) |
 //! | `GET /subscriptions?api-version=*` | any api-version; subscriptions the caller has a role on; `nextLink` paging (`$skiptoken`) |
 //! | `GET /subscriptions/{sub}/providers/Microsoft.Security/securityContacts` | LIST, `{"value":[…]}` |
 //! | `GET\|PUT\|DELETE /subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default` | 200/404, 201/200, 200/204 |
@@ -47,6 +47,10 @@
 //! | `PUT /_sim/access/{sub}/{clientId}` | `{"access":"none"\|"read"\|"readWrite"}` |
 //! | `PUT /_sim/subscriptions/{sub}` | `{"state":"Disabled", "securityRegistered":false}` (either field) |
 //! | `POST /_sim/tokens/expire` | every issued token becomes expired |
+//! | `PUT /_sim/oidc-issuers` | [`OidcIssuerSeed`] `{"issuer": "…", "jwks": {"keys": […]}}`: add an issuer or replace its keys; 201/204 |
+//! | `GET /_sim/tenants/{tenant}/principals/{clientId}/federated-credentials` | the principal's [`FederatedCredentialSeed`]s |
+//! | `PUT /_sim/tenants/{tenant}/principals/{clientId}/federated-credentials/{name}` | `{"issuer": "…", "subject": "…", "audiences": […]}` (audiences optional): add or replace; 201/204 |
+//! | `DELETE /_sim/tenants/{tenant}/principals/{clientId}/federated-credentials/{name}` | 204, or 404 |
 //!
 //! Control requests are neither counted nor faulted.
 //!
@@ -68,6 +72,7 @@ mod demo;
 mod entra;
 mod error;
 mod faults;
+mod federation;
 mod pipeline;
 mod route;
 mod server;
@@ -78,8 +83,9 @@ mod tls;
 mod tokens;
 
 pub use config::{
-    Access, DEFAULT_ARM_AUDIENCE, DEFAULT_SUBSCRIPTION_PAGE_SIZE, DEFAULT_TOKEN_LIFETIME_SECS,
-    PrincipalSeed, SimConfig, SubscriptionSeed, SubscriptionState, TenantSeed,
+    Access, DEFAULT_ARM_AUDIENCE, DEFAULT_FEDERATED_AUDIENCE, DEFAULT_SUBSCRIPTION_PAGE_SIZE,
+    DEFAULT_TOKEN_LIFETIME_SECS, FederatedCredentialSeed, MAX_FEDERATED_CREDENTIALS,
+    OidcIssuerSeed, PrincipalSeed, SimConfig, SubscriptionSeed, SubscriptionState, TenantSeed,
 };
 pub use counters::{RequestCount, RequestCounts, STATUS_RESET};
 pub use demo::{

@@ -10,10 +10,13 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::config::{Access, SimConfig, SubscriptionState};
+use super::config::{
+    Access, FederatedCredentialSeed, OidcIssuerSeed, SimConfig, SubscriptionState,
+};
 use super::counters::{Counters, RequestCounts};
 use super::error::SimError;
 use super::faults::{FaultConfig, Faults};
+use super::federation::IssuerKeys;
 use super::throttle::{Throttle, ThrottleConfig};
 use super::tokens::TokenStore;
 
@@ -21,7 +24,7 @@ pub(crate) struct Principal {
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<String>,
     pub(crate) object_id: String,
-    pub(crate) federated_assertions: Vec<String>,
+    pub(crate) federated_credentials: Vec<FederatedCredentialSeed>,
     /// Lower-cased subscription id (or `"*"`) → grant.
     access: HashMap<String, Access>,
 }
@@ -44,21 +47,28 @@ pub(crate) struct Subscription {
     pub(crate) contact_version: u64,
 }
 
-/// Tenants, principals and subscriptions, in seed order.
+/// Tenants, principals and subscriptions, in seed order, and the OIDC issuers' keys.
 pub(crate) struct World {
     tenants: Vec<Tenant>,
     subscriptions: Vec<Subscription>,
     /// Lower-cased subscription id → position in `subscriptions`.
     index: HashMap<String, usize>,
+    /// Issuer URL (exact) → its verification keys.
+    pub(crate) issuers: HashMap<String, IssuerKeys>,
 }
 
 impl World {
-    fn from_config(config: &SimConfig) -> World {
+    fn from_config(config: &SimConfig) -> Result<World, SimError> {
         let mut world = World {
             tenants: Vec::new(),
             subscriptions: Vec::new(),
             index: HashMap::new(),
+            issuers: HashMap::new(),
         };
+        for issuer in &config.oidc_issuers {
+            let keys = IssuerKeys::from_jwks(&issuer.jwks).map_err(SimError::InvalidSeed)?;
+            world.issuers.insert(issuer.issuer.clone(), keys);
+        }
         for tenant in &config.tenants {
             for sub in &tenant.subscriptions {
                 world
@@ -87,7 +97,7 @@ impl World {
                             .object_id
                             .clone()
                             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                        federated_assertions: p.federated_assertions.clone(),
+                        federated_credentials: p.federated_credentials.clone(),
                         access: p
                             .access
                             .iter()
@@ -97,7 +107,7 @@ impl World {
                     .collect(),
             });
         }
-        world
+        Ok(world)
     }
 
     pub(crate) fn tenant(&self, id: &str) -> Option<&Tenant> {
@@ -109,6 +119,24 @@ impl World {
             .principals
             .iter()
             .find(|p| p.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    fn principal_mut(&mut self, tenant_id: &str, client_id: &str) -> Option<&mut Principal> {
+        self.tenants
+            .iter_mut()
+            .find(|t| t.id.eq_ignore_ascii_case(tenant_id))?
+            .principals
+            .iter_mut()
+            .find(|p| p.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    fn principal_or_err(
+        &mut self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Result<&mut Principal, SimError> {
+        self.principal_mut(tenant_id, client_id)
+            .ok_or_else(|| SimError::UnknownPrincipal(format!("{client_id} in tenant {tenant_id}")))
     }
 
     pub(crate) fn subscription(&self, id: &str) -> Option<&Subscription> {
@@ -207,7 +235,7 @@ impl SimState {
         config.validate()?;
         Ok(SimState {
             shared: Arc::new(Shared {
-                world: Mutex::new(World::from_config(config)),
+                world: Mutex::new(World::from_config(config)?),
                 tokens: TokenStore::default(),
                 counters: Counters::default(),
                 faults: Mutex::new(Faults::new(config.faults.clone())),
@@ -345,6 +373,70 @@ impl SimState {
     /// Expires every issued token, so the next ARM call gets `ExpiredAuthenticationToken`.
     pub fn expire_tokens(&self) {
         self.shared.tokens.expire_all();
+    }
+
+    /// Adds an OIDC issuer or replaces its JWKS (after a key rotation, say); returns whether
+    /// the issuer is new. Assertions are checked against the new keys from the next request on.
+    pub fn set_oidc_issuer(&self, issuer: OidcIssuerSeed) -> Result<bool, SimError> {
+        issuer.validate().map_err(SimError::InvalidControl)?;
+        let keys = IssuerKeys::from_jwks(&issuer.jwks).map_err(SimError::InvalidControl)?;
+        Ok(self
+            .shared
+            .world()
+            .issuers
+            .insert(issuer.issuer, keys)
+            .is_none())
+    }
+
+    /// Adds a federated identity credential to a principal, replacing the one of the same
+    /// name; returns whether it is new. The principal's credentials must stay valid together
+    /// (one per issuer and subject, at most [`super::MAX_FEDERATED_CREDENTIALS`]).
+    pub fn add_federated_credential(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        credential: FederatedCredentialSeed,
+    ) -> Result<bool, SimError> {
+        let mut world = self.shared.world();
+        let principal = world.principal_or_err(tenant, client_id)?;
+        let mut credentials: Vec<FederatedCredentialSeed> = principal
+            .federated_credentials
+            .iter()
+            .filter(|c| c.name != credential.name)
+            .cloned()
+            .collect();
+        let created = credentials.len() == principal.federated_credentials.len();
+        credentials.push(credential);
+        FederatedCredentialSeed::validate_all(&credentials).map_err(SimError::InvalidControl)?;
+        principal.federated_credentials = credentials;
+        Ok(created)
+    }
+
+    /// Removes a principal's federated credential by name; returns whether it existed.
+    pub fn remove_federated_credential(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        name: &str,
+    ) -> Result<bool, SimError> {
+        let mut world = self.shared.world();
+        let principal = world.principal_or_err(tenant, client_id)?;
+        let before = principal.federated_credentials.len();
+        principal.federated_credentials.retain(|c| c.name != name);
+        Ok(principal.federated_credentials.len() != before)
+    }
+
+    /// A principal's federated credentials.
+    pub fn federated_credentials(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Vec<FederatedCredentialSeed>, SimError> {
+        let mut world = self.shared.world();
+        Ok(world
+            .principal_or_err(tenant, client_id)?
+            .federated_credentials
+            .clone())
     }
 
     /// All subscription ids, in seed order.

@@ -2,7 +2,8 @@
 //!
 //! Tokens are opaque random strings mapped server-side to the principal they were issued to;
 //! nothing about them is signed or parseable, which keeps clients honest (they must treat
-//! tokens as opaque, as Azure's guidance says) and keeps the simulator free of JWT code.
+//! tokens as opaque, as Azure's guidance says) and keeps the simulator from minting JWTs (it
+//! only verifies the ones presented as client assertions, in `federation.rs`).
 //! Token values are never logged.
 
 use std::collections::HashMap;

@@ -542,7 +542,9 @@ async fn token_success_shape_and_workload_identity() {
     assert_eq!(body["ext_expires_in"], 3599);
     assert!(body["access_token"].as_str().is_some_and(|t| t.len() > 32));
 
-    let (credential, _dir) = workload_credential(&sim, FEDERATED, FEDERATED_ASSERTION);
+    // A projected service-account token signed by the trusted issuer, through the real
+    // WorkloadIdentityCredential (token file), buys an ARM token that ARM accepts.
+    let (credential, _dir) = workload_credential(&sim, FEDERATED, &issuer().operator_token());
     let token = credential
         .get_token(&[ARM_SCOPE], None)
         .await
@@ -564,13 +566,386 @@ async fn token_success_shape_and_workload_identity() {
         sim.state().requests().count("POST", RouteKind::Token, None),
         2
     );
+}
 
-    let (bad, _dir2) = workload_credential(&sim, FEDERATED, "some.other.assertion");
-    let error = bad
+// ---------------------------------------------------------------------------------------------
+// Workload identity federation
+
+/// The error text the real `WorkloadIdentityCredential` reports for `assertion`.
+async fn federated_refusal(sim: &azure_sim::SimHandle, assertion: &str) -> String {
+    let (credential, _dir) = workload_credential(sim, FEDERATED, assertion);
+    match credential.get_token(&[ARM_SCOPE], None).await {
+        Ok(_) => panic!("the assertion was accepted"),
+        Err(error) => format!("{error}"),
+    }
+}
+
+/// The token endpoint's raw answer to `assertion` for `FEDERATED`.
+async fn assertion_answer(sim: &azure_sim::SimHandle, assertion: &str) -> (u16, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", FEDERATED)
+        .append_pair("grant_type", "client_credentials")
+        .append_pair("scope", ARM_SCOPE)
+        .append_pair(
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )
+        .append_pair("client_assertion", assertion)
+        .finish();
+    let (status, _, body) = send(
+        http(sim)
+            .post(format!("{}{TENANT}/oauth2/v2.0/token", sim.url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await;
+    (status, body)
+}
+
+/// Checks that `assertion` is refused with `code`, both through `azure_identity` and on the
+/// wire (status, `error`, `error_codes`), and that the assertion is echoed nowhere; returns
+/// the error text.
+async fn assert_refused(
+    sim: &azure_sim::SimHandle,
+    assertion: &str,
+    status: u16,
+    error: &str,
+    code: u64,
+) -> String {
+    let text = federated_refusal(sim, assertion).await;
+    assert!(text.contains(&format!("AADSTS{code}: ")), "{text}");
+    let (actual, body) = assertion_answer(sim, assertion).await;
+    assert_eq!(
+        (actual, body["error"].as_str(), &body["error_codes"]),
+        (status, Some(error), &json!([code])),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&format!("AADSTS{code}: "))),
+        "{body}"
+    );
+    if assertion.len() > 20 {
+        assert!(!text.contains(assertion), "assertion echoed: {text}");
+        assert!(!body.to_string().contains(assertion), "assertion echoed");
+    }
+    text
+}
+
+#[tokio::test]
+async fn assertion_for_another_subject_is_refused_with_700213() {
+    let sim = start(world()).await;
+    let other = issuer().sign(&issuer().service_account_claims(SA_NAMESPACE, "someone-else"));
+    let text = assert_refused(&sim, &other, 401, "invalid_client", 700213).await;
+    assert!(
+        text.contains(
+            "No matching federated identity record found for presented assertion subject 'system:serviceaccount:sco-system:someone-else'."
+        ),
+        "{text}"
+    );
+    // Entra matches subjects case-sensitively, and says so when only the case differs.
+    let shouting = issuer().sign(&issuer().service_account_claims("SCO-system", SA_NAME));
+    let text = assert_refused(&sim, &shouting, 401, "invalid_client", 7002138).await;
+    assert!(text.contains("case-insensitive comparison"), "{text}");
+}
+
+#[tokio::test]
+async fn assertion_for_another_audience_is_refused_with_700212() {
+    let sim = start(world()).await;
+    let mut claims = issuer().service_account_claims(SA_NAMESPACE, SA_NAME);
+    claims["aud"] = json!("https://kubernetes.default.svc.cluster.local");
+    let wrong = issuer().sign(&claims);
+    let text = assert_refused(&sim, &wrong, 401, "invalid_client", 700212).await;
+    assert!(
+        text.contains(
+            "presented assertion audience 'https://kubernetes.default.svc.cluster.local'"
+        ),
+        "{text}"
+    );
+    // `aud` may be an array: one accepted audience among others is enough.
+    claims["aud"] = json!([
+        "https://kubernetes.default.svc.cluster.local",
+        azure_sim::DEFAULT_FEDERATED_AUDIENCE
+    ]);
+    let (status, body) = assertion_answer(&sim, &issuer().sign(&claims)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn assertion_from_an_untrusted_issuer_is_refused_with_700211() {
+    let sim = start(world()).await;
+    // The issuer must match exactly: the trusted one without its trailing slash is another.
+    let mut claims = issuer().service_account_claims(SA_NAMESPACE, SA_NAME);
+    let untrusted = ISSUER.trim_end_matches('/');
+    claims["iss"] = json!(untrusted);
+    let text = assert_refused(&sim, &issuer().sign(&claims), 401, "invalid_client", 700211).await;
+    assert!(
+        text.contains(&format!(
+            "No matching federated identity record found for presented assertion issuer '{untrusted}'."
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn assertion_signed_by_another_key_is_refused() {
+    let sim = start(world()).await;
+    // Same issuer and kid, another key: the signature does not verify.
+    let impostor = TestIssuer::rsa(ISSUER, ISSUER_KID);
+    let forged = impostor.operator_token();
+    let text = assert_refused(&sim, &forged, 401, "invalid_client", 700027).await;
+    assert!(
+        text.contains("Client assertion failed signature validation."),
+        "{text}"
+    );
+    // A kid the issuer's JWKS does not have.
+    let rotated = TestIssuer::ec(ISSUER, "not-published");
+    let text = assert_refused(
+        &sim,
+        &rotated.operator_token(),
+        401,
+        "invalid_client",
+        7000272,
+    )
+    .await;
+    assert!(
+        text.contains(&format!(
+            "used to sign the federated credential could not be found in the metadata of identity provider {ISSUER}."
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn expired_or_premature_assertion_is_refused_with_700024() {
+    let sim = start(world()).await;
+    let now = unix_now();
+    let mut claims = issuer().service_account_claims(SA_NAMESPACE, SA_NAME);
+    claims["iat"] = json!(now - 7200);
+    claims["nbf"] = json!(now - 7200);
+    claims["exp"] = json!(now - 3600);
+    let text = assert_refused(&sim, &issuer().sign(&claims), 401, "invalid_client", 700024).await;
+    assert!(
+        text.contains("Client assertion is not within its valid time range. Current time: "),
+        "{text}"
+    );
+    assert!(text.contains("expiry time of assertion 20"), "{text}");
+    assert!(text.contains(".0000000Z."), "{text}");
+
+    claims["nbf"] = json!(now + 3600);
+    claims["exp"] = json!(now + 7200);
+    assert_refused(&sim, &issuer().sign(&claims), 401, "invalid_client", 700024).await;
+
+    // Within the clock skew both ways is fine.
+    claims["nbf"] = json!(now + 60);
+    claims["exp"] = json!(now - 60);
+    let (status, body) = assertion_answer(&sim, &issuer().sign(&claims)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn malformed_assertion_is_refused_with_50027() {
+    let sim = start(world()).await;
+    for garbage in ["some.other.assertion", "not-a-jwt", "e30.e30.e30"] {
+        let text = assert_refused(&sim, garbage, 400, "invalid_request", 50027).await;
+        assert!(
+            text.contains("JWT token is invalid or malformed."),
+            "{text}"
+        );
+    }
+    // A valid token with its payload swapped keeps three segments but is no longer signed
+    // by the issuer.
+    let token = issuer().operator_token();
+    let parts: Vec<&str> = token.split('.').collect();
+    let other = issuer().sign(&issuer().service_account_claims(SA_NAMESPACE, "other"));
+    let spliced = format!(
+        "{}.{}.{}",
+        parts[0],
+        other.split('.').nth(1).unwrap_or(""),
+        parts[2]
+    );
+    assert_refused(&sim, &spliced, 401, "invalid_client", 700027).await;
+}
+
+#[tokio::test]
+async fn assertion_claims_algorithms_and_unknown_issuers_keys() {
+    let sim = start(world()).await;
+    let mut claims = issuer().service_account_claims(SA_NAMESPACE, SA_NAME);
+    claims.as_object_mut().map(|c| c.remove("sub"));
+    let text = assert_refused(&sim, &issuer().sign(&claims), 400, "invalid_request", 90014).await;
+    assert!(
+        text.contains("The required field 'sub' is missing from the credential."),
+        "{text}"
+    );
+
+    // A symmetric signature is never accepted, whatever the secret.
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &issuer().service_account_claims(SA_NAMESPACE, SA_NAME),
+        &jsonwebtoken::EncodingKey::from_secret(b"guessable"),
+    )
+    .expect("HS256 token");
+    let text = assert_refused(&sim, &hs256, 401, "invalid_client", 5002738).await;
+    assert!(
+        text.contains("'HS256' is not a supported signature algorithm"),
+        "{text}"
+    );
+
+    // A credential for an issuer whose keys the simulator was never given.
+    let elsewhere = TestIssuer::ec("https://elsewhere.example", "k");
+    sim.state()
+        .add_federated_credential(
+            TENANT,
+            FEDERATED,
+            azure_sim::FederatedCredentialSeed::kubernetes(&elsewhere.url, SA_NAMESPACE, SA_NAME),
+        )
+        .expect("credential added");
+    assert_refused(
+        &sim,
+        &elsewhere.operator_token(),
+        400,
+        "invalid_request",
+        90061,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn federation_is_configurable_over_the_control_api() {
+    let sim = start(world()).await;
+    let client = http(&sim);
+    let second = TestIssuer::ec("https://second-cluster.example", "ec-1");
+    let runner = second.sign(&second.service_account_claims("apps", "runner"));
+    let credentials = format!(
+        "{}_sim/tenants/{TENANT}/principals/{FEDERATED}/federated-credentials",
+        sim.url()
+    );
+
+    // Before the credential exists, the issuer is unknown to the application.
+    assert_refused(&sim, &runner, 401, "invalid_client", 700211).await;
+    let (status, _, _) = send(
+        client
+            .put(format!("{credentials}/apps-runner"))
+            .json(&json!({"issuer": second.url, "subject": "system:serviceaccount:apps:runner"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Trusted, but its keys are unknown until the test hands over the JWKS.
+    assert_refused(&sim, &runner, 400, "invalid_request", 90061).await;
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/oidc-issuers", sim.url()))
+            .json(&json!({"issuer": second.url, "jwks": second.jwks})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (credential, _dir) = workload_credential(&sim, FEDERATED, &runner);
+    credential
         .get_token(&[ARM_SCOPE], None)
         .await
-        .expect_err("unknown assertion");
-    assert!(format!("{error}").contains("AADSTS70021"), "{error}");
+        .expect("ES256 assertion of the new issuer accepted");
+
+    // Key rotation: the replaced JWKS no longer has the old kid.
+    let rotated = TestIssuer::ec(&second.url, "ec-2");
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/oidc-issuers", sim.url()))
+            .json(&rotated.seed()),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_refused(&sim, &runner, 401, "invalid_client", 7000272).await;
+    let fresh = rotated.sign(&rotated.service_account_claims("apps", "runner"));
+    assert_eq!(assertion_answer(&sim, &fresh).await.0, 200);
+
+    let (status, _, listed) = send(client.get(&credentials)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        listed[1]["audiences"],
+        json!(["api://AzureADTokenExchange"])
+    );
+    let (status, _, _) = send(client.delete(format!("{credentials}/apps-runner"))).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = send(client.delete(format!("{credentials}/apps-runner"))).await;
+    assert_eq!(status, 404);
+    assert_refused(&sim, &fresh, 401, "invalid_client", 700211).await;
+
+    // Refusals of the control API itself.
+    let (status, _, _) = send(
+        client
+            .put(format!(
+                "{}_sim/tenants/{TENANT}/principals/nobody/federated-credentials/x",
+                sim.url()
+            ))
+            .json(&json!({"issuer": second.url, "subject": "s"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = send(
+        client
+            .put(format!("{credentials}/dup"))
+            .json(&json!({"issuer": ISSUER, "subject": format!("system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}")})),
+    )
+    .await;
+    assert_eq!(status, 400, "one credential per issuer and subject");
+    let (status, _, _) = send(
+        client
+            .put(format!("{credentials}/empty"))
+            .json(&json!({"issuer": ISSUER, "subject": "s", "audiences": []})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/oidc-issuers", sim.url()))
+            .json(&json!({"issuer": "https://x.example", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn yaml_seed_with_oidc_issuers_and_federated_credentials() {
+    let yaml = format!(
+        r#"
+oidcIssuers:
+  - issuer: {ISSUER}
+    jwks: {jwks}
+tenants:
+  - id: {TENANT}
+    principals:
+      - clientId: {FEDERATED}
+        federatedCredentials:
+          - name: operator
+            issuer: {ISSUER}
+            subject: system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}
+        access: {{ "*": readWrite }}
+    subscriptions:
+      - id: {sub}
+"#,
+        jwks = issuer().jwks,
+        sub = SUBS[0],
+    );
+    let config = SimConfig::from_yaml_str(&yaml).expect("seed");
+    assert_eq!(
+        config.tenants[0].principals[0].federated_credentials[0].audiences,
+        [azure_sim::DEFAULT_FEDERATED_AUDIENCE]
+    );
+    let sim = start(config).await;
+    let (credential, _dir) = workload_credential(&sim, FEDERATED, &issuer().operator_token());
+    let token = credential
+        .get_token(&[ARM_SCOPE], None)
+        .await
+        .expect("federated assertion accepted");
+    let (status, _, _) = send(
+        http(&sim)
+            .get(contact_url(&sim, SUBS[0]))
+            .bearer_auth(token.token.secret()),
+    )
+    .await;
+    assert_eq!(status, 404, "authenticated: no contact yet");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
@@ -14,9 +15,11 @@ use azure_identity::{
     WorkloadIdentityCredentialOptions,
 };
 use azure_sim::{
-    Access, PrincipalSeed, SECURITY_CONTACTS_API_VERSION, SimConfig, SimHandle, Simulator,
-    SubscriptionSeed, TenantSeed,
+    Access, DEFAULT_FEDERATED_AUDIENCE, FederatedCredentialSeed, OidcIssuerSeed, PrincipalSeed,
+    SECURITY_CONTACTS_API_VERSION, SimConfig, SimHandle, Simulator, SubscriptionSeed, TenantSeed,
 };
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 pub const TENANT: &str = "00000000-0000-0000-0000-00000000aaaa";
@@ -27,9 +30,13 @@ pub const WRITER_OID: &str = "11111111-aaaa-aaaa-aaaa-000000000001";
 pub const READER: &str = "reader-app";
 pub const READER_SECRET: &str = "reader-secret-value";
 pub const READER_OID: &str = "11111111-aaaa-aaaa-aaaa-000000000002";
+/// Signs in with projected tokens of `SA_NAMESPACE/SA_NAME` issued by [`issuer`].
 pub const FEDERATED: &str = "federated-app";
-pub const FEDERATED_ASSERTION: &str =
-    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6b3A6c2NvIn0.";
+/// The test cluster's service-account issuer (`--service-account-issuer`).
+pub const ISSUER: &str = "https://oidc.sim-cluster.example/3f1c2a/";
+pub const ISSUER_KID: &str = "sim-cluster-key-1";
+pub const SA_NAMESPACE: &str = "sco-system";
+pub const SA_NAME: &str = "security-contact-operator";
 pub const OUTSIDER: &str = "outsider-app";
 pub const OUTSIDER_SECRET: &str = "outsider-secret-value";
 
@@ -69,12 +76,15 @@ pub fn world() -> SimConfig {
                         object_id: Some(READER_OID.into()),
                         ..PrincipalSeed::with_secret(READER, READER_SECRET, Access::Read)
                     },
-                    PrincipalSeed {
-                        client_id: FEDERATED.into(),
-                        federated_assertions: vec![FEDERATED_ASSERTION.into()],
-                        access: [("*".to_owned(), Access::ReadWrite)].into_iter().collect(),
-                        ..PrincipalSeed::default()
-                    },
+                    PrincipalSeed::federated(
+                        FEDERATED,
+                        vec![FederatedCredentialSeed::kubernetes(
+                            ISSUER,
+                            SA_NAMESPACE,
+                            SA_NAME,
+                        )],
+                        Access::ReadWrite,
+                    ),
                 ],
                 subscriptions: SUBS.iter().map(|s| SubscriptionSeed::new(*s)).collect(),
             },
@@ -88,8 +98,128 @@ pub fn world() -> SimConfig {
                 subscriptions: vec![SubscriptionSeed::new(FOREIGN_SUB)],
             },
         ],
+        oidc_issuers: vec![issuer().seed()],
         ..SimConfig::default()
     }
+}
+
+/// An OIDC issuer of the tests' own: a key pair (generated with rcgen), its public JWKS, and
+/// JWTs signed with it, like a Kubernetes API server's service-account tokens.
+pub struct TestIssuer {
+    pub url: String,
+    pub kid: String,
+    alg: Algorithm,
+    key: EncodingKey,
+    /// `{"keys": [<the public key>]}`, as `/openid/v1/jwks` serves it.
+    pub jwks: serde_json::Value,
+}
+
+impl TestIssuer {
+    /// An RS256 issuer (what Kubernetes uses by default).
+    pub fn rsa(url: &str, kid: &str) -> TestIssuer {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
+        let key = EncodingKey::from_rsa_der(pkcs1_of_pkcs8(&pair.serialize_der()));
+        TestIssuer::new(url, kid, Algorithm::RS256, key)
+    }
+
+    /// An ES256 issuer (an API server with an EC service-account key).
+    pub fn ec(url: &str, kid: &str) -> TestIssuer {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
+        let key = EncodingKey::from_ec_der(&pair.serialize_der());
+        TestIssuer::new(url, kid, Algorithm::ES256, key)
+    }
+
+    fn new(url: &str, kid: &str, alg: Algorithm, key: EncodingKey) -> TestIssuer {
+        let mut jwk = Jwk::from_encoding_key(&key, alg).expect("public JWK");
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let jwks = serde_json::to_value(JwkSet { keys: vec![jwk] }).expect("JWKS JSON");
+        TestIssuer {
+            url: url.to_owned(),
+            kid: kid.to_owned(),
+            alg,
+            key,
+            jwks,
+        }
+    }
+
+    pub fn seed(&self) -> OidcIssuerSeed {
+        OidcIssuerSeed::new(self.url.clone(), self.jwks.clone())
+    }
+
+    /// Signs `claims` with this issuer's key and `kid`.
+    pub fn sign(&self, claims: &serde_json::Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("JWT signs")
+    }
+
+    /// Claims shaped like a projected service-account token of `namespace/name`, issued now
+    /// and valid for an hour.
+    pub fn service_account_claims(&self, namespace: &str, name: &str) -> serde_json::Value {
+        let now = unix_now();
+        serde_json::json!({
+            "aud": [DEFAULT_FEDERATED_AUDIENCE],
+            "exp": now + 3600,
+            "iat": now,
+            "nbf": now,
+            "iss": self.url,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "kubernetes.io": {
+                "namespace": namespace,
+                "serviceaccount": {"name": name, "uid": uuid::Uuid::new_v4().to_string()},
+            },
+            "sub": format!("system:serviceaccount:{namespace}:{name}"),
+        })
+    }
+
+    /// A valid token of the operator's service account, signed by this issuer.
+    pub fn operator_token(&self) -> String {
+        self.sign(&self.service_account_claims(SA_NAMESPACE, SA_NAME))
+    }
+}
+
+/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo` (what rcgen serialises;
+/// jsonwebtoken's aws-lc-rs signer wants PKCS#1): the content of its third element, the
+/// `privateKey` OCTET STRING. Enough DER for this one well-formed input, not a parser.
+fn pkcs1_of_pkcs8(der: &[u8]) -> &[u8] {
+    /// Splits one DER element off `input`: (tag, content, rest).
+    fn element(input: &[u8]) -> (u8, &[u8], &[u8]) {
+        let (tag, first) = (input[0], usize::from(input[1]));
+        let (len, header) = if first < 0x80 {
+            (first, 2)
+        } else {
+            let n = first & 0x7f;
+            let len = input[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, 2 + n)
+        };
+        let (content, rest) = input[header..].split_at(len);
+        (tag, content, rest)
+    }
+    let (tag, info, _) = element(der);
+    assert_eq!(tag, 0x30, "PrivateKeyInfo is a SEQUENCE");
+    let (_, _, rest) = element(info); // version
+    let (_, _, rest) = element(rest); // privateKeyAlgorithm
+    let (tag, private_key, _) = element(rest);
+    assert_eq!(tag, 0x04, "privateKey is an OCTET STRING");
+    private_key
+}
+
+/// The issuer of [`world`], shared by the tests of a binary (RSA key generation is slow).
+pub fn issuer() -> &'static TestIssuer {
+    static ISSUER_KEYS: LazyLock<TestIssuer> =
+        LazyLock::new(|| TestIssuer::rsa(ISSUER, ISSUER_KID));
+    &ISSUER_KEYS
+}
+
+pub fn unix_now() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    i64::try_from(secs).expect("seconds fit")
 }
 
 pub async fn start(config: SimConfig) -> SimHandle {
