@@ -46,7 +46,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Print the SecurityContactPolicy CustomResourceDefinition (YAML).
+    /// Print the CustomResourceDefinitions (SecurityContactPolicy, SecurityContactAccess; YAML).
     Crd,
     /// Serve a local Azure simulator (ARM + Entra token endpoint over HTTPS).
     #[cfg(feature = "azure-sim")]
@@ -81,6 +81,17 @@ pub struct RunArgs {
     /// namespace). Kept apart from the policies so deleting their namespace cannot lose them.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub ledger_namespace: String,
+
+    /// Namespaces whose policies may act through the operator's own Azure identity without a
+    /// SecurityContactAccess (comma-separated; default: the operator's own namespace, the
+    /// ledger namespace). `*` trusts every namespace: only for clusters with a single team.
+    #[arg(
+        long,
+        env = "SCO_OPERATOR_IDENTITY_NAMESPACES",
+        value_delimiter = ',',
+        value_name = "NAMESPACE,..."
+    )]
+    pub operator_identity_namespaces: Vec<String>,
 
     /// Seconds a silent leader keeps the Lease before a standby may take it.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=300))]

@@ -50,6 +50,9 @@ pub const INTERVAL_PATTERN: &str = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
 pub const SECRET_NAME_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
+/// An Entra tenant: a GUID or a domain name.
+pub const TENANT_PATTERN: &str = r"^([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+)$";
+
 pub const DEFAULT_INTERVAL: &str = "15m";
 
 /// Declares the Defender for Cloud security contact that a set of subscriptions must have.
@@ -214,11 +217,21 @@ pub enum RiskLevel {
     Low,
 }
 
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+/// The policy's own Azure identity, instead of the operator's: exactly one source.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("has(self.secretRef) != has(self.workloadIdentity)")
+    .message("credentials needs exactly one of secretRef or workloadIdentity"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Credentials {
     /// A Secret in the policy's namespace with keys `tenantId`, `clientId`, `clientSecret`.
-    pub secret_ref: SecretRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRef>,
+
+    /// An Entra application federated to a ServiceAccount in the policy's namespace: the
+    /// operator asks the API server for a short-lived token of that ServiceAccount (audience
+    /// `api://AzureADTokenExchange`) and exchanges it with Entra. No secret is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentity>,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
@@ -226,6 +239,24 @@ pub struct Credentials {
 pub struct SecretRef {
     #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_NAME_PATTERN))]
     pub name: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadIdentity {
+    /// The Entra application (client) id whose federated credential names
+    /// `system:serviceaccount:<this namespace>:<serviceAccountName>`.
+    #[schemars(length(max = 36), regex(pattern = SUBSCRIPTION_ID_PATTERN))]
+    pub client_id: String,
+
+    /// The Entra tenant: its id, or a verified domain such as `contoso.onmicrosoft.com`.
+    #[schemars(length(min = 1, max = 253), regex(pattern = TENANT_PATTERN))]
+    pub tenant_id: String,
+
+    /// A ServiceAccount in the policy's namespace. The namespace must let the operator create
+    /// tokens for it (a Role with `create` on `serviceaccounts/token`, `resourceNames: [this]`).
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_NAME_PATTERN))]
+    pub service_account_name: String,
 }
 
 /// Observed state, written by the controller. kstatus-readable: `observedGeneration` at the top

@@ -7,6 +7,7 @@
 //! compose them. The local Azure simulator is a crate of its own (`crates/azure-sim`), linked
 //! in only for `simulate` and `--azure-sim` (cargo feature `azure-sim`, on by default).
 
+pub mod access;
 pub mod admin;
 pub mod arm;
 pub(crate) mod cis;

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use security_contact_operator::{
-    Result, admin,
+    Result,
+    access::{self, TrustedNamespaces},
+    admin,
     arm::metrics::ArmMetrics,
     cli::{Cli, Command, LogFormat, OneShotArgs, Output, RunArgs},
     controller, crd, leader, manifest,
@@ -26,7 +28,7 @@ async fn main() -> ExitCode {
     );
     let code = match command {
         Command::Crd => {
-            print!("{}", crd::crd_yaml());
+            print!("{}---\n{}", crd::crd_yaml(), access::crd_yaml());
             0
         }
         Command::Check(args) => one_shot(args, Action::Check).await,
@@ -89,6 +91,7 @@ async fn run(args: RunArgs) -> Result<()> {
         leader_elect_namespace,
         leader_elect_lease_seconds,
         ledger_namespace,
+        operator_identity_namespaces,
         azure,
     } = args;
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -125,6 +128,7 @@ async fn run(args: RunArgs) -> Result<()> {
         concurrency,
         workers,
         leadership,
+        trusted: TrustedNamespaces::from_flag(&operator_identity_namespaces, &ledger_namespace),
         ledger_namespace,
     };
     // Either ending ends the other (an operator without probes, or probes without an

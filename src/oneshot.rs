@@ -164,6 +164,7 @@ fn hold_back_conflicts(policies: &[Loaded]) -> (Vec<&Loaded>, Vec<SubscriptionRe
         .map(|(position, p)| Contender {
             id: p.id(),
             rank: Rank {
+                tier: 0,
                 age: position as i64,
                 namespace: String::new(),
                 name: p.id(),

@@ -18,6 +18,8 @@ pub mod reason {
     pub const SUSPENDED: &str = "Suspended";
     pub const CONFLICT: &str = "Conflict";
     pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
+    /// The policy's namespace may not use the operator's identity for what it asks.
+    pub const NOT_ALLOWED: &str = "NotAllowed";
     pub const PROGRESSING: &str = "Progressing";
 }
 

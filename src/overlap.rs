@@ -6,13 +6,18 @@
 //! undo the other), nor can two policies that both set a different phone. The *newer* policy
 //! is the one held back, so the older keeps working and nothing flaps: in the cluster "newer"
 //! is the later creation time (then namespace, then name); in the CLI it is the later position
-//! in the manifests.
+//! in the manifests. Before age comes trust: in the cluster a policy of a namespace trusted
+//! with the operator's identity (the platform or security team's) outranks any other, so no
+//! other namespace can hold it back by having created a policy first.
 
 use crate::crd::{EmailMerge, Mode, SecurityContactPolicySpec};
 
 /// Where a policy stands in the "older wins" order. Compared field by field.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rank {
+    /// 0 for a namespace trusted with the operator's identity, 1 for any other (always 0 in
+    /// the CLI).
+    pub tier: u8,
     /// Creation time in seconds (cluster) or position in the manifests (CLI).
     pub age: i64,
     pub namespace: String,
@@ -70,8 +75,13 @@ pub fn conflict<'a>(
         } else {
             String::new()
         };
+        let wins = if other.rank.tier < this.rank.tier {
+            "a policy of a namespace trusted with the operator's identity takes precedence"
+        } else {
+            "the older policy wins"
+        };
         reasons.push(format!(
-            "conflicts with {} on subscription {first}{more}: {why}; the older policy wins and this one writes nothing",
+            "conflicts with {} on subscription {first}{more}: {why}; {wins} and this one writes nothing",
             other.id
         ));
     }
@@ -113,6 +123,7 @@ mod tests {
         Contender {
             id: format!("ns/{name}"),
             rank: Rank {
+                tier: 0,
                 age,
                 namespace: "ns".into(),
                 name: name.into(),
@@ -170,6 +181,7 @@ mod tests {
         let s = spec(&["s1"], EmailMerge::Exact);
         let a = Contender {
             rank: Rank {
+                tier: 0,
                 age: 7,
                 namespace: "a".into(),
                 name: "z".into(),
@@ -178,6 +190,7 @@ mod tests {
         };
         let b = Contender {
             rank: Rank {
+                tier: 0,
                 age: 7,
                 namespace: "a-b".into(),
                 name: "a".into(),

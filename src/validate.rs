@@ -12,7 +12,7 @@ use regex::Regex;
 use crate::{
     crd::{
         DeletionPolicy, INTERVAL_PATTERN, Mode, PHONE_PATTERN, SECRET_NAME_PATTERN,
-        SUBSCRIPTION_ID_PATTERN, SecurityContactPolicySpec, limits,
+        SUBSCRIPTION_ID_PATTERN, SecurityContactPolicySpec, TENANT_PATTERN, limits,
     },
     emails,
 };
@@ -51,6 +51,7 @@ static SUBSCRIPTION_RE: LazyLock<Regex> = LazyLock::new(|| regex(SUBSCRIPTION_ID
 static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| regex(PHONE_PATTERN));
 static INTERVAL_RE: LazyLock<Regex> = LazyLock::new(|| regex(INTERVAL_PATTERN));
 static SECRET_NAME_RE: LazyLock<Regex> = LazyLock::new(|| regex(SECRET_NAME_PATTERN));
+static TENANT_RE: LazyLock<Regex> = LazyLock::new(|| regex(TENANT_PATTERN));
 
 /// Checks a spec against every schema and CEL rule of the CRD.
 pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
@@ -126,15 +127,48 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
     }
 
     if let Some(credentials) = &spec.credentials {
-        let name = &credentials.secret_ref.name;
-        if name.is_empty()
-            || name.len() > limits::MAX_SECRET_NAME_LEN
-            || !SECRET_NAME_RE.is_match(name)
+        let name_rule = "must be a Kubernetes object name (lowercase letters, digits, '-' and '.')";
+        let name_ok = |name: &str| {
+            !name.is_empty()
+                && name.len() <= limits::MAX_SECRET_NAME_LEN
+                && SECRET_NAME_RE.is_match(name)
+        };
+        if let Some(secret) = &credentials.secret_ref
+            && !name_ok(&secret.name)
         {
+            v.fail("spec.credentials.secretRef.name", &secret.name, name_rule);
+        }
+        if let Some(wi) = &credentials.workload_identity {
+            if wi.client_id.len() > 36 || !SUBSCRIPTION_RE.is_match(&wi.client_id) {
+                v.fail(
+                    "spec.credentials.workloadIdentity.clientId",
+                    &wi.client_id,
+                    "must be an application (client) id, a GUID",
+                );
+            }
+            if wi.tenant_id.is_empty()
+                || wi.tenant_id.len() > 253
+                || !TENANT_RE.is_match(&wi.tenant_id)
+            {
+                v.fail(
+                    "spec.credentials.workloadIdentity.tenantId",
+                    &wi.tenant_id,
+                    "must be a tenant id (GUID) or a domain such as contoso.onmicrosoft.com",
+                );
+            }
+            if !name_ok(&wi.service_account_name) {
+                v.fail(
+                    "spec.credentials.workloadIdentity.serviceAccountName",
+                    &wi.service_account_name,
+                    name_rule,
+                );
+            }
+        }
+        if credentials.secret_ref.is_some() == credentials.workload_identity.is_some() {
             v.fail(
-                "spec.credentials.secretRef.name",
-                name,
-                "must be a Kubernetes object name (lowercase letters, digits, '-' and '.')",
+                "spec.credentials",
+                "",
+                "credentials needs exactly one of secretRef or workloadIdentity",
             );
         }
     }

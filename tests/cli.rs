@@ -187,14 +187,17 @@ fn check_on_the_embedded_simulator_follows_the_exit_codes() {
 }
 
 #[test]
-fn crd_subcommand_prints_the_committed_crd() {
+fn crd_subcommand_prints_the_committed_crds() {
     let out = run(&["crd"], &[]);
     assert_eq!(out.code, 0);
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crds/securitycontactpolicies.securitycontact.dev.yaml"
-    ))
-    .unwrap();
+    let read = |file: &str| {
+        std::fs::read_to_string(format!("{}/crds/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let committed = format!(
+        "{}---\n{}",
+        read("securitycontactpolicies.securitycontact.dev.yaml"),
+        read("securitycontactaccesses.securitycontact.dev.yaml")
+    );
     assert_eq!(out.stdout, committed);
 }
 

@@ -1,41 +1,46 @@
-//! The committed CRDs are generated from the Rust types: the one in `crds/` and the Helm chart's
-//! copy. These fail on drift and say how to fix it.
+//! The committed CRDs are generated from the Rust types: the ones in `crds/` and the Helm
+//! chart's copies. These fail on drift and say how to fix it.
 
-use security_contact_operator::crd::crd_yaml;
+use security_contact_operator::{access, crd};
 
-const PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/crds/securitycontactpolicies.securitycontact.dev.yaml"
-);
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-const CHART_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/charts/security-contact-operator/crds/securitycontactpolicies.securitycontact.dev.yaml"
-);
+/// Each CRD, its file name, and where it is generated from.
+fn crds() -> [(&'static str, String, &'static str); 2] {
+    [
+        (
+            "securitycontactpolicies.securitycontact.dev.yaml",
+            crd::crd_yaml(),
+            "src/crd.rs",
+        ),
+        (
+            "securitycontactaccesses.securitycontact.dev.yaml",
+            access::crd_yaml(),
+            "src/access.rs",
+        ),
+    ]
+}
 
-#[test]
-fn committed_crd_matches_code() {
-    let generated = crd_yaml();
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(PATH, &generated).expect("write the CRD");
+fn check(dir: &str) {
+    for (file, generated, source) in crds() {
+        let path = format!("{ROOT}/{dir}/{file}");
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::write(&path, &generated).expect("write the CRD");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{dir}/{file} drifted from {source}: run `BLESS=1 cargo test --test crd` and commit {dir}/"
+        );
     }
-    let committed = std::fs::read_to_string(PATH).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "crds/ drifted from src/crd.rs: run `BLESS=1 cargo test --test crd` and commit crds/"
-    );
 }
 
 #[test]
-fn chart_crd_matches_code() {
-    let generated = crd_yaml();
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(CHART_PATH, &generated).expect("write the chart's CRD");
-    }
-    let committed = std::fs::read_to_string(CHART_PATH).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "charts/security-contact-operator/crds/ drifted from src/crd.rs: run \
-         `BLESS=1 cargo test --test crd` and commit charts/security-contact-operator/crds/"
-    );
+fn committed_crds_match_code() {
+    check("crds");
+}
+
+#[test]
+fn chart_crds_match_code() {
+    check("charts/security-contact-operator/crds");
 }

@@ -214,11 +214,38 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
                 some(&[json!("yes")]),
             ),
             weighted(
-                vec![None, Some(json!({"secretRef": {"name": "azure-creds"}}))],
+                vec![
+                    None,
+                    Some(json!({"secretRef": {"name": "azure-creds"}})),
+                    Some(json!({"workloadIdentity": {
+                        "clientId": "11111111-2222-3333-4444-555555555555",
+                        "tenantId": "contoso.onmicrosoft.com",
+                        "serviceAccountName": "azure-writer"}})),
+                ],
                 some(&[
                     json!({"secretRef": {"name": "Bad_Name"}}),
                     json!({"secretRef": {}}),
                     json!({"secretRef": {"name": "x", "key": "y"}}),
+                    json!({}),
+                    json!({"secretRef": {"name": "x"}, "workloadIdentity": {
+                        "clientId": "11111111-2222-3333-4444-555555555555",
+                        "tenantId": "contoso.onmicrosoft.com",
+                        "serviceAccountName": "azure-writer"}}),
+                    json!({"workloadIdentity": {
+                        "clientId": "not-a-guid",
+                        "tenantId": "contoso.onmicrosoft.com",
+                        "serviceAccountName": "azure-writer"}}),
+                    json!({"workloadIdentity": {
+                        "clientId": "11111111-2222-3333-4444-555555555555",
+                        "tenantId": "not a tenant",
+                        "serviceAccountName": "azure-writer"}}),
+                    json!({"workloadIdentity": {
+                        "clientId": "11111111-2222-3333-4444-555555555555",
+                        "tenantId": "contoso.onmicrosoft.com",
+                        "serviceAccountName": "Azure_Writer"}}),
+                    json!({"workloadIdentity": {
+                        "clientId": "11111111-2222-3333-4444-555555555555",
+                        "tenantId": "contoso.onmicrosoft.com"}}),
                 ]),
             ),
             weighted(vec![None], some(&[json!(1)])),

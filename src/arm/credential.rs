@@ -11,9 +11,10 @@ use azure_core::{
     http::{ClientOptions, RetryOptions, Transport},
 };
 use azure_identity::{
-    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
 };
 use url::Url;
 
@@ -35,6 +36,43 @@ pub enum Identity {
     ManagedIdentity {
         client_id: Option<String>,
     },
+    /// An application whose federated credential trusts the assertions `assertion` supplies
+    /// (a ServiceAccount token the operator requests for a policy's namespace).
+    Federated {
+        tenant_id: String,
+        client_id: String,
+        assertion: Assertion,
+    },
+}
+
+/// A source of client assertions, compared by identity (two handles are equal only when they
+/// are the same source).
+#[derive(Clone)]
+pub struct Assertion(pub Arc<dyn ClientAssertion>);
+
+impl PartialEq for Assertion {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Assertion {}
+
+impl fmt::Debug for Assertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The source's own Debug, never an assertion (it is a bearer token).
+        self.0.fmt(f)
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for Assertion {
+    async fn secret(
+        &self,
+        options: Option<azure_core::http::ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        self.0.secret(options).await
+    }
 }
 
 impl fmt::Debug for Identity {
@@ -63,6 +101,16 @@ impl fmt::Debug for Identity {
             Identity::ManagedIdentity { client_id } => f
                 .debug_struct("ManagedIdentity")
                 .field("client_id", client_id)
+                .finish(),
+            Identity::Federated {
+                tenant_id,
+                client_id,
+                assertion,
+            } => f
+                .debug_struct("Federated")
+                .field("tenant_id", tenant_id)
+                .field("client_id", client_id)
+                .field("assertion", assertion)
                 .finish(),
         }
     }
@@ -120,6 +168,13 @@ impl Identity {
             Identity::ManagedIdentity { client_id: None } => {
                 "system-assigned managed identity".into()
             }
+            Identity::Federated {
+                tenant_id,
+                client_id,
+                assertion,
+            } => {
+                format!("application {client_id} in tenant {tenant_id} federated to {assertion:?}")
+            }
         }
     }
 
@@ -167,6 +222,17 @@ impl Identity {
                     tenant_id: Some(tenant_id),
                     token_file_path: Some(token_file),
                 }))
+                .map(|c| c as Arc<dyn TokenCredential>),
+                Identity::Federated {
+                    tenant_id,
+                    client_id,
+                    assertion,
+                } => ClientAssertionCredential::new(
+                    tenant_id,
+                    client_id,
+                    assertion,
+                    Some(ClientAssertionCredentialOptions { client_options }),
+                )
                 .map(|c| c as Arc<dyn TokenCredential>),
                 Identity::ManagedIdentity { client_id } => {
                     ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {

@@ -144,6 +144,30 @@ async fn revert(
     if record.is_empty() {
         return None;
     }
+    // Only subscriptions the namespace may still revert through this identity: an access
+    // object withdrawn since the addresses were added withdraws Revert too.
+    let judge = ctx.access.judge();
+    let (subscriptions, refused): (Vec<&String>, Vec<&String>) = record
+        .subscriptions()
+        .partition(|s| judge.permits_revert(policy, s));
+    if !refused.is_empty() {
+        notes.push(Note::warning(
+            "RevertSkipped",
+            format!(
+                "{}{}: not reverted: no SecurityContactAccess lets namespace {} revert there",
+                refused[0],
+                if refused.len() > 1 {
+                    format!(" (and {} more)", refused.len() - 1)
+                } else {
+                    String::new()
+                },
+                policy.namespace().unwrap_or_default()
+            ),
+        ));
+    }
+    if subscriptions.is_empty() {
+        return None;
+    }
     let arm = match ctx
         .clients
         .client_for(&ctx.client, &ctx.azure, policy)
@@ -167,11 +191,12 @@ async fn revert(
     }
 
     let all = ctx.store.state();
+    // A policy that may not act has no say in what stays.
     let others: Vec<Contender<'_>> = gate::live_others(policy, all.iter().map(AsRef::as_ref))
-        .map(gate::contender)
+        .filter_map(|p| judge.standing(p).ok().map(|tier| gate::contender(p, tier)))
         .collect();
     let mut reverted = Vec::new();
-    for subscription in record.subscriptions() {
+    for subscription in subscriptions {
         let added = record.added(subscription);
         let required = overlap::required_elsewhere(subscription, &others);
         if added.iter().all(|a| emails::contains(&required, a)) {

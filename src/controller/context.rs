@@ -12,7 +12,9 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{FIELD_MANAGER, credentials::ClientCache, ledger::Ledger, sweep::WriteLocks};
+use super::{
+    FIELD_MANAGER, access::AccessView, credentials::ClientCache, ledger::Ledger, sweep::WriteLocks,
+};
 use crate::{connect::Azure, crd::SecurityContactPolicy, metrics::Metrics};
 
 pub struct Context {
@@ -22,6 +24,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Every policy the operator watches (overlaps, Revert's "still required").
     pub store: Store<SecurityContactPolicy>,
+    /// Who may use the operator's own identity (access objects, namespace labels).
+    pub access: AccessView,
     pub metrics: Metrics,
     /// Most ARM requests in flight for one policy's sweep.
     pub concurrency: usize,
@@ -44,6 +48,7 @@ impl Context {
         client: Client,
         azure: Azure,
         store: Store<SecurityContactPolicy>,
+        access: AccessView,
         metrics: Metrics,
         concurrency: usize,
         ledger_namespace: &str,
@@ -60,6 +65,7 @@ impl Context {
             client,
             azure,
             store,
+            access,
             metrics,
             concurrency,
             locks: Default::default(),

@@ -31,6 +31,11 @@ impl PolicyBuilder {
         PolicyBuilder(p).created(0)
     }
 
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        self.0.metadata.namespace = Some(namespace.into());
+        self
+    }
+
     pub fn created(mut self, seconds: i64) -> Self {
         self.0.metadata.creation_timestamp = Some(Time(
             Timestamp::from_second(1_800_000_000 + seconds).expect("valid time"),
@@ -50,6 +55,11 @@ impl PolicyBuilder {
 
     pub fn merge(mut self, merge: EmailMerge) -> Self {
         self.0.spec.contact.email_merge = merge;
+        self
+    }
+
+    pub fn mode(mut self, mode: crate::crd::Mode) -> Self {
+        self.0.spec.mode = mode;
         self
     }
 
@@ -85,7 +95,8 @@ impl PolicyBuilder {
     /// Credentials from the Secret `name` in the policy's namespace.
     pub fn secret(mut self, name: &str) -> Self {
         self.0.spec.credentials = Some(Credentials {
-            secret_ref: SecretRef { name: name.into() },
+            secret_ref: Some(SecretRef { name: name.into() }),
+            workload_identity: None,
         });
         self
     }

@@ -1,8 +1,10 @@
-//! Whether a pass may run at all, pure: decided from the policy and the other policies the
-//! operator sees, before any Azure call.
+//! Whether a pass may run at all, pure: decided from the policy, the other policies the
+//! operator sees and who may use the operator's identity, before any Azure call.
 //!
-//! Order matters and is part of the contract: a suspended policy makes no call and blocks no
-//! one's view of it; a policy held back by an older one (see [`crate::overlap`]) reads nothing.
+//! Order matters and is part of the contract: a suspended policy makes no call; a policy its
+//! namespace may not run ([`crate::access`]) reads nothing, not even in Audit; a policy held
+//! back by an older one (see [`crate::overlap`]) reads nothing. Suspended and not-allowed
+//! policies are invisible to the others: they hold no one back.
 
 use kube::ResourceExt;
 
@@ -23,15 +25,27 @@ pub enum Gate {
     Blocked(Failure),
 }
 
+/// What the access rule says of a policy: `Err` why it may not act at all, or `Ok(tier)` its
+/// precedence in overlaps ([`crate::overlap::Rank::tier`]).
+pub type Standing = Result<u8, String>;
+
 pub fn gate<'a>(
     policy: &SecurityContactPolicy,
     all: impl IntoIterator<Item = &'a SecurityContactPolicy>,
+    standing: impl Fn(&SecurityContactPolicy) -> Standing,
 ) -> Gate {
     if policy.spec.suspend {
         return Gate::Suspended;
     }
-    let others: Vec<Contender<'_>> = live_others(policy, all).map(contender).collect();
-    match overlap::conflict(&contender(policy), &others) {
+    let tier = match standing(policy) {
+        Ok(tier) => tier,
+        Err(why) => return Gate::Blocked(Failure::terminal(reason::NOT_ALLOWED, why)),
+    };
+    let others: Vec<Contender<'_>> = live_others(policy, all)
+        .filter(|p| !p.spec.suspend)
+        .filter_map(|p| standing(p).ok().map(|tier| contender(p, tier)))
+        .collect();
+    match overlap::conflict(&contender(policy, tier), &others) {
         Some(why) => Gate::Blocked(Failure::terminal(reason::CONFLICT, why)),
         None => Gate::Run,
     }
@@ -48,13 +62,15 @@ pub fn live_others<'a>(
     })
 }
 
-/// A policy as the overlap rule sees it: older by creation time, then namespace, then name.
-pub fn contender(p: &SecurityContactPolicy) -> Contender<'_> {
+/// A policy as the overlap rule sees it: trusted namespace first, then older by creation
+/// time, then namespace, then name.
+pub fn contender(p: &SecurityContactPolicy, tier: u8) -> Contender<'_> {
     let namespace = p.namespace().unwrap_or_default();
     let name = p.name_any();
     Contender {
         id: format!("{namespace}/{name}"),
         rank: Rank {
+            tier,
             age: p
                 .metadata
                 .creation_timestamp
@@ -72,6 +88,10 @@ mod tests {
     use super::*;
     use crate::{controller::fixtures::PolicyBuilder, crd::EmailMerge};
 
+    fn anyone(_: &SecurityContactPolicy) -> Standing {
+        Ok(0)
+    }
+
     #[test]
     fn suspended_runs_nothing_even_when_it_would_conflict() {
         let old = PolicyBuilder::new("old").created(0).exact().build();
@@ -80,15 +100,15 @@ mod tests {
             .exact()
             .suspended()
             .build();
-        assert_eq!(gate(&new, [&old, &new]), Gate::Suspended);
+        assert_eq!(gate(&new, [&old, &new], anyone), Gate::Suspended);
     }
 
     #[test]
     fn the_newer_exact_policy_is_blocked_and_the_older_runs() {
         let old = PolicyBuilder::new("old").created(0).build();
         let new = PolicyBuilder::new("new").created(5).exact().build();
-        assert_eq!(gate(&old, [&old, &new]), Gate::Run);
-        match gate(&new, [&old, &new]) {
+        assert_eq!(gate(&old, [&old, &new], anyone), Gate::Run);
+        match gate(&new, [&old, &new], anyone) {
             Gate::Blocked(f) => {
                 assert_eq!(f.reason, reason::CONFLICT);
                 assert!(f.message.contains("conflicts with ns/old"), "{}", f.message);
@@ -109,6 +129,77 @@ mod tests {
             .created(5)
             .merge(EmailMerge::Exact)
             .build();
-        assert_eq!(gate(&new, [&old, &new]), Gate::Run);
+        assert_eq!(gate(&new, [&old, &new], anyone), Gate::Run);
+    }
+
+    #[test]
+    fn a_suspended_or_not_allowed_exact_policy_blocks_no_one() {
+        let suspended = PolicyBuilder::new("suspended")
+            .created(0)
+            .exact()
+            .suspended()
+            .build();
+        let intruder = PolicyBuilder::new("intruder")
+            .namespace("team-b")
+            .created(1)
+            .exact()
+            .build();
+        let new = PolicyBuilder::new("new").created(5).build();
+        let only_ns = |p: &SecurityContactPolicy| {
+            if p.namespace().as_deref() == Some("ns") {
+                Ok(0)
+            } else {
+                Err("no SecurityContactAccess lets namespace team-b use it".to_owned())
+            }
+        };
+        assert_eq!(
+            gate(&new, [&suspended, &intruder, &new], only_ns),
+            Gate::Run
+        );
+        // Without the access rule, the intruder's older Exact policy would have held it back.
+        assert!(matches!(
+            gate(&new, [&suspended, &intruder, &new], anyone),
+            Gate::Blocked(_)
+        ));
+    }
+
+    #[test]
+    fn not_allowed_is_stalled_before_anything_else_and_says_why() {
+        let p = PolicyBuilder::new("p").namespace("team-b").build();
+        match gate(&p, [&p], |_| Err("no SecurityContactAccess".to_owned())) {
+            Gate::Blocked(f) => {
+                assert_eq!(f.reason, reason::NOT_ALLOWED);
+                assert!(!f.transient);
+                assert!(f.message.contains("no SecurityContactAccess"));
+            }
+            other => panic!("expected Blocked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trusted_namespace_outranks_an_older_policy_of_any_other() {
+        let team = PolicyBuilder::new("team")
+            .namespace("team-b")
+            .created(0)
+            .exact()
+            .build();
+        let security = PolicyBuilder::new("security").created(5).build();
+        let tiers = |p: &SecurityContactPolicy| {
+            Ok(if p.namespace().as_deref() == Some("ns") {
+                0
+            } else {
+                1
+            })
+        };
+        assert_eq!(gate(&security, [&team, &security], tiers), Gate::Run);
+        match gate(&team, [&team, &security], tiers) {
+            Gate::Blocked(f) => assert!(
+                f.message
+                    .contains("namespace trusted with the operator's identity takes precedence"),
+                "{}",
+                f.message
+            ),
+            other => panic!("expected Blocked, got {other:?}"),
+        }
     }
 }

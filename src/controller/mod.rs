@@ -6,6 +6,7 @@
 //! [`credentials`], [`ledger`], [`events`] and [`context`]. This file wires the `Controller`:
 //! the watch, its trigger predicate, leadership and shutdown.
 
+pub(crate) mod access;
 pub(crate) mod cleanup;
 pub(crate) mod context;
 pub(crate) mod credentials;
@@ -31,6 +32,8 @@ use std::{
 };
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
 use kube::{
     Api, Client, ResourceExt,
     runtime::{
@@ -45,7 +48,12 @@ pub use context::Context;
 pub use reconcile::{error_policy, reconcile};
 
 use crate::{
-    Error, Result, admin::Health, connect::Azure, crd::SecurityContactPolicy, metrics::Metrics,
+    Error, Result,
+    access::{SecurityContactAccess, TrustedNamespaces},
+    admin::Health,
+    connect::Azure,
+    crd::SecurityContactPolicy,
+    metrics::Metrics,
 };
 
 pub const FINALIZER: &str = "securitycontact.dev/cleanup";
@@ -66,6 +74,8 @@ pub struct Options {
     pub leadership: Option<crate::leader::Leadership>,
     /// Where the Revert ledgers live: the operator's own namespace.
     pub ledger_namespace: String,
+    /// Namespaces whose policies may use the operator's identity without an access object.
+    pub trusted: TrustedNamespaces,
 }
 
 /// Runs the controller until `shutdown` is cancelled, feeding the probes in `health`. On
@@ -125,14 +135,59 @@ async fn controller(
     .applied_objects()
     .predicate_filter(relevant_change, Default::default());
 
+    // Who may use the operator's identity: access objects (a change re-runs every policy, so
+    // a withdrawn access stops writes at once) and namespace labels (for their selectors).
+    let accesses: Api<SecurityContactAccess> = Api::all(client.clone());
+    accesses
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .map_err(Error::kube(
+            "list SecurityContactAccesses (is their CRD installed? `security-contact-operator crd`)",
+        ))?;
+    let namespaces: Api<PartialObjectMeta<Namespace>> = Api::all(client.clone());
+    namespaces
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .map_err(Error::kube("list namespaces"))?;
+    // Both caches are fed by tasks of their own and are complete before the first pass. (A
+    // kube-runtime store wakes only the last of several concurrent `wait_until_ready` callers,
+    // so reconciles must not be the ones waiting.)
+    let (access_reader, access_writer) = reflector::store();
+    let (access_changed, access_changes) = futures::channel::mpsc::unbounded::<()>();
+    let _access_watch = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        reflector(access_writer, watcher(accesses, Default::default()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(move |change| {
+                if change.is_ok() {
+                    let _ = access_changed.unbounded_send(());
+                }
+                async {}
+            }),
+    ));
+    let (namespace_reader, namespace_writer) = reflector::store();
+    let _namespace_watch = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        reflector(namespace_writer, watcher(namespaces, Default::default()))
+            .default_backoff()
+            .for_each(|_| async {}),
+    ));
+    let access = access::AccessView::new(options.trusted.clone(), access_reader, namespace_reader);
+
     let ctx = Arc::new(Context::new(
         client,
         azure,
         reader.clone(),
+        access,
         metrics,
         options.concurrency,
         &options.ledger_namespace,
     ));
+    tokio::select! {
+        ready = ctx.access.wait_until_ready() => if !ready {
+            return Err(Error::Shutdown);
+        },
+        _ = shutdown.cancelled() => return Ok(()),
+    }
     // Ready once the CRD answers, leader or not: standbys must not stall rollouts.
     health.set_ready();
     let mut leadership = options.leadership;
@@ -171,6 +226,7 @@ async fn controller(
     );
     Controller::for_stream(trigger, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(options.workers))
+        .reconcile_all_on(access_changes)
         .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx)
         .for_each(|outcome| async move {

@@ -85,7 +85,10 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
         .await
         .map_err(|_| Error::Shutdown)?;
     let id = policy_id(policy);
-    let gate = gate::gate(policy, ctx.store.state().iter().map(AsRef::as_ref));
+    let judge = ctx.access.judge();
+    let gate = gate::gate(policy, ctx.store.state().iter().map(AsRef::as_ref), |p| {
+        judge.standing(p)
+    });
     let progressing = record::progressing(policy, Timestamp::now());
 
     // Act.

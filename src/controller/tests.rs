@@ -19,8 +19,14 @@ use kube::{
 };
 use serde_json::{Value, json};
 
-use super::{FINALIZER, context::Context, fixtures::PolicyBuilder, ledger, reconcile::reconcile};
+use super::{
+    FINALIZER, access::AccessView, context::Context, fixtures::PolicyBuilder, ledger,
+    reconcile::reconcile,
+};
 use crate::{
+    access::{
+        NamespaceSelection, SecurityContactAccess, SecurityContactAccessSpec, TrustedNamespaces,
+    },
     arm::{
         cloud::{Cloud, Endpoints},
         credential::Identity,
@@ -175,6 +181,31 @@ fn listing(
     Arc<Context>,
     reflector::store::Writer<SecurityContactPolicy>,
 ) {
+    let trusted = TrustedNamespaces::from_flag(&[], super::fixtures::NAMESPACE);
+    listing_with(client, sim, policies, AccessView::fixed(trusted, &[], &[]))
+}
+
+/// Like [`context`], with who may use the operator's identity given by `access`.
+fn context_with(
+    client: Client,
+    sim: &SimHandle,
+    policies: &[&SecurityContactPolicy],
+    access: AccessView,
+) -> Arc<Context> {
+    let (ctx, mut writer) = listing_with(client, sim, policies, access);
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    ctx
+}
+
+fn listing_with(
+    client: Client,
+    sim: &SimHandle,
+    policies: &[&SecurityContactPolicy],
+    access: AccessView,
+) -> (
+    Arc<Context>,
+    reflector::store::Writer<SecurityContactPolicy>,
+) {
     let url = sim.url();
     let target = Target {
         endpoints: Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url)),
@@ -198,6 +229,7 @@ fn listing(
             client,
             azure,
             reader,
+            access,
             metrics,
             4,
             OPERATOR_NAMESPACE,
@@ -785,4 +817,200 @@ async fn a_person_s_edit_during_a_429_wait_survives_the_operator_s_retry() {
     ] {
         assert!(emails.contains(kept), "{kept} lost: {emails}");
     }
+}
+
+/// The operator trusts only its own namespace; `ns` (the policies') gets what `accesses` say.
+fn tenancy(accesses: &[SecurityContactAccess]) -> AccessView {
+    AccessView::fixed(
+        TrustedNamespaces::from_flag(&[], OPERATOR_NAMESPACE),
+        accesses,
+        &[(super::fixtures::NAMESPACE, &[("team", "a")])],
+    )
+}
+
+fn access_to(subscription: &str) -> SecurityContactAccess {
+    SecurityContactAccess::new(
+        "team-a-additive",
+        SecurityContactAccessSpec {
+            namespaces: NamespaceSelection {
+                names: None,
+                selector: Some(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                        match_labels: Some([("team".to_owned(), "a".to_owned())].into()),
+                        ..Default::default()
+                    },
+                ),
+            },
+            subscriptions: vec![subscription.to_owned()],
+            modes: vec![crate::crd::Mode::Audit, crate::crd::Mode::Enforce],
+            email_merges: vec![crate::crd::EmailMerge::Additive],
+            deletion_policies: vec![crate::crd::DeletionPolicy::Orphan],
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_namespace_without_access_is_stalled_not_allowed_and_azure_is_never_called() {
+    let sim = simulator().await;
+    for policy in [
+        PolicyBuilder::new("p")
+            .subscriptions(&[DEMO_SUB_COMPLIANT])
+            .mode(crate::crd::Mode::Audit)
+            .exact()
+            .finalized()
+            .build(),
+        PolicyBuilder::new("p")
+            .subscriptions(&[DEMO_SUB_COMPLIANT])
+            .exact()
+            .finalized()
+            .build(),
+    ] {
+        let (client, server) = ApiServer::start(&policy);
+        let ctx = context_with(client, &sim, &[&policy], tenancy(&[]));
+        reconcile(Arc::new(policy.clone()), ctx)
+            .await
+            .expect("NotAllowed is a verdict, not an error");
+        let status = last_status(&server);
+        let stalled = condition(&status, "Stalled").expect("Stalled");
+        assert_eq!(stalled.reason, "NotAllowed");
+        assert!(
+            stalled
+                .message
+                .contains("no SecurityContactAccess lets namespace ns"),
+            "{}",
+            stalled.message
+        );
+        let everything =
+            serde_json::to_string(&server.seen().iter().map(|s| &s.body).collect::<Vec<_>>())
+                .unwrap();
+        assert!(
+            !everything.contains("@"),
+            "no address of the subscription reaches the API server: {everything}"
+        );
+    }
+    assert_eq!(
+        sim.state().requests().total,
+        0,
+        "no token, no GET, no PUT, in Audit as in Enforce"
+    );
+}
+
+#[tokio::test]
+async fn an_access_object_lets_additive_through_and_refuses_exact() {
+    let sim = simulator().await;
+    let additive = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING])
+        .finalized()
+        .build();
+    let (client, server) = ApiServer::start(&additive);
+    let grant = access_to(DEMO_SUB_CONTACT_MISSING);
+    let ctx = context_with(
+        client,
+        &sim,
+        &[&additive],
+        tenancy(std::slice::from_ref(&grant)),
+    );
+    reconcile(Arc::new(additive), ctx).await.expect("a pass");
+    assert_eq!(puts(&sim), 1, "the granted Additive write happened");
+    let ready = last_status(&server);
+    assert_eq!(condition(&ready, "Ready").unwrap().status, "True");
+
+    let exact = PolicyBuilder::new("p")
+        .subscriptions(&[DEMO_SUB_CONTACT_MISSING])
+        .exact()
+        .finalized()
+        .build();
+    let requests = sim.state().requests().total;
+    let (client, server) = ApiServer::start(&exact);
+    let ctx = context_with(client, &sim, &[&exact], tenancy(&[grant]));
+    reconcile(Arc::new(exact), ctx).await.expect("a verdict");
+    let stalled = last_status(&server);
+    let stalled = condition(&stalled, "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "NotAllowed");
+    assert!(
+        stalled
+            .message
+            .contains("team-a-additive allows modes Audit/Enforce, emailMerges Additive"),
+        "{}",
+        stalled.message
+    );
+    assert_eq!(sim.state().requests().total, requests, "Exact made no call");
+}
+
+#[tokio::test]
+async fn revert_without_access_leaves_azure_alone_and_finishes() {
+    let sim = simulator().await;
+    sim.state()
+        .set_contact(
+            DEMO_SUB_COMPLIANT,
+            json!({"emails": "security@contoso.com;secops@contoso.com", "isEnabled": true}),
+        )
+        .unwrap();
+    let before = emails_on(&sim, DEMO_SUB_COMPLIANT);
+    let policy = deleting_revert_policy("p").build();
+    let ledger_cm = ledger_of(&policy, DEMO_SUB_COMPLIANT, &["secops@contoso.com"]);
+    let (client, server) = ApiServer::with_configmaps(&policy, ledger_cm);
+    // The access that allowed it is gone (only Orphan is granted now).
+    let ctx = context_with(
+        client,
+        &sim,
+        &[&policy],
+        tenancy(&[access_to(DEMO_SUB_COMPLIANT)]),
+    );
+    reconcile(Arc::new(policy.clone()), ctx)
+        .await
+        .expect("finished");
+    assert_eq!(sim.state().requests().total, 0, "Revert never touched it");
+    assert_eq!(emails_on(&sim, DEMO_SUB_COMPLIANT), before);
+    let lines = server.lines();
+    assert!(
+        lines.contains(&format!("DELETE {CONFIGMAPS}/{}", ledger::name(&policy))),
+        "{lines:#?}"
+    );
+    assert!(
+        server
+            .seen()
+            .iter()
+            .any(|s| s.body["reason"] == "RevertSkipped"
+                && s.body["note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no SecurityContactAccess")),
+        "a RevertSkipped event says why"
+    );
+}
+
+#[tokio::test]
+async fn a_not_allowed_policy_s_wishes_do_not_keep_addresses_on_revert() {
+    // `other` (not allowed) also requires secops@contoso.com; Revert removes it anyway.
+    let sim = simulator().await;
+    sim.state()
+        .set_contact(
+            DEMO_SUB_COMPLIANT,
+            json!({"emails": "security@contoso.com;secops@contoso.com", "isEnabled": true}),
+        )
+        .unwrap();
+    let policy = deleting_revert_policy("p").build();
+    let other = PolicyBuilder::new("other")
+        .namespace("team-b")
+        .subscriptions(&[DEMO_SUB_COMPLIANT])
+        .finalized()
+        .build();
+    let ledger_cm = ledger_of(&policy, DEMO_SUB_COMPLIANT, &["secops@contoso.com"]);
+    let (client, _server) = ApiServer::with_configmaps(&policy, ledger_cm);
+    let ctx = context_with(
+        client,
+        &sim,
+        &[&policy, &other],
+        AccessView::fixed(
+            TrustedNamespaces::from_flag(&[], super::fixtures::NAMESPACE),
+            &[],
+            &[],
+        ),
+    );
+    reconcile(Arc::new(policy), ctx).await.expect("finished");
+    assert!(
+        !emails_on(&sim, DEMO_SUB_COMPLIANT).contains("secops@contoso.com"),
+        "team-b may not use the operator's identity, so its wish keeps nothing"
+    );
 }

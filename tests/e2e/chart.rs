@@ -60,7 +60,7 @@ fn helm(args: &[&str]) -> String {
 }
 
 /// `helm template` of the chart into `ns`, with `--set` pairs and extra flags.
-fn template(ns: &str, sets: &[String], extra: &[&str]) -> String {
+pub(crate) fn template(ns: &str, sets: &[String], extra: &[&str]) -> String {
     let mut args = vec!["template", "sco", CHART, "--namespace", ns];
     for set in sets {
         args.extend(["--set", set.as_str()]);
@@ -70,7 +70,7 @@ fn template(ns: &str, sets: &[String], extra: &[&str]) -> String {
 }
 
 /// The rendered documents, empty ones dropped.
-fn documents(yaml: &str) -> Vec<Value> {
+pub(crate) fn documents(yaml: &str) -> Vec<Value> {
     serde_saphyr::from_multiple::<Value>(yaml)
         .expect("rendered YAML parses")
         .into_iter()
@@ -89,7 +89,7 @@ fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
 }
 
 /// The `kind` document called `name`.
-fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+pub(crate) fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
         .unwrap_or_else(|| panic!("no {kind} {name} rendered: {:?}", kinds(docs)))
@@ -101,7 +101,12 @@ fn ledger_rules() -> Value {
 }
 
 /// kubectl with `input` on stdin.
-fn kubectl_with(cluster: &Cluster, kubeconfig: &Path, args: &[&str], input: &str) -> Output {
+pub(crate) fn kubectl_with(
+    cluster: &Cluster,
+    kubeconfig: &Path,
+    args: &[&str],
+    input: &str,
+) -> Output {
     let mut child = Command::new(cluster.bin.join("kubectl"))
         .args(args)
         .env("KUBECONFIG", kubeconfig)
@@ -119,7 +124,7 @@ fn kubectl_with(cluster: &Cluster, kubeconfig: &Path, args: &[&str], input: &str
     child.wait_with_output().unwrap()
 }
 
-fn apply(cluster: &Cluster, manifests: &str, dry_run: bool) {
+pub(crate) fn apply(cluster: &Cluster, manifests: &str, dry_run: bool) {
     let mut args = vec!["apply", "--server-side", "--field-manager=chart-e2e"];
     if dry_run {
         args.push("--dry-run=server");
@@ -133,6 +138,23 @@ fn apply(cluster: &Cluster, manifests: &str, dry_run: bool) {
     );
 }
 
+/// What the operator reads cluster-wide in every mode: access objects and namespace labels.
+fn access_rules() -> Value {
+    json!([
+        {"apiGroups": ["securitycontact.dev"], "resources": ["securitycontactaccesses"],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+    ])
+}
+
+/// No rule in `docs` mentions Secrets.
+fn grants_no_secrets(docs: &[Value]) -> bool {
+    !docs
+        .iter()
+        .filter(|d| d["kind"] == "Role" || d["kind"] == "ClusterRole")
+        .any(|d| d["rules"].to_string().contains("\"secrets\""))
+}
+
 /// The verbs the operator needs (src/controller), and not one more.
 fn least_privilege() -> Value {
     json!([
@@ -142,7 +164,6 @@ fn least_privilege() -> Value {
          "verbs": ["get", "patch", "update"]},
         {"apiGroups": ["securitycontact.dev"], "resources": ["securitycontactpolicies/finalizers"],
          "verbs": ["update"]},
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ])
 }
@@ -168,7 +189,12 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         rendered,
         [
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
             "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "CustomResourceDefinition",
             "CustomResourceDefinition",
             "Deployment",
             "Role",
@@ -177,7 +203,31 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             "ServiceAccount"
         ]
     );
-    assert_eq!(kind(&docs, "ClusterRole")["rules"], least_privilege());
+    let main = "sco-security-contact-operator";
+    assert_eq!(
+        named(&docs, "ClusterRole", main)["rules"],
+        least_privilege()
+    );
+    assert_eq!(
+        named(&docs, "ClusterRole", &format!("{main}-access"))["rules"],
+        access_rules()
+    );
+    assert!(grants_no_secrets(&docs), "Secrets only where asked");
+    // Users: namespace admins/editors manage policies; no one but cluster admins grants access.
+    let edit = named(&docs, "ClusterRole", &format!("{main}-edit"));
+    assert_eq!(
+        edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"],
+        "true"
+    );
+    for d in &docs {
+        let name = d["metadata"]["name"].as_str().unwrap_or_default();
+        if d["kind"] == "ClusterRole" && (name.ends_with("-edit") || name.ends_with("-view")) {
+            assert!(
+                !d["rules"].to_string().contains("securitycontactaccesses"),
+                "{name} must not grant access objects"
+            );
+        }
+    }
     let ledger = named(&docs, "Role", "sco-security-contact-operator-ledger");
     assert_eq!(ledger["rules"], ledger_rules());
     assert_eq!(ledger["metadata"]["namespace"], ns.as_str());
@@ -223,6 +273,8 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         "networkPolicy.enabled=true".into(),
         "networkPolicy.apiServer.cidrs={10.0.0.1/32}".into(),
         "logFormat=plain".into(),
+        format!("secretCredentials.namespaces={{{ns}}}"),
+        "operatorIdentity.namespaces={security,platform}".into(),
     ]
     .into();
     let scoped = template(&ns, &sets, &["--kube-version", "1.33.0"]);
@@ -232,10 +284,16 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
     assert_eq!(
         rendered,
         [
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "Deployment",
             "NetworkPolicy",
             "Role",
             "Role",
+            "Role",
+            "RoleBinding",
             "RoleBinding",
             "RoleBinding",
             "Service",
@@ -263,6 +321,16 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         .map(|a| a.as_str().unwrap().to_owned())
         .collect();
     assert!(args.contains(&format!("--namespace={ns}")), "{args:?}");
+    assert!(
+        args.contains(&"--operator-identity-namespaces=security,platform".to_owned()),
+        "{args:?}"
+    );
+    let secrets_role = named(&docs, "Role", "sco-security-contact-operator-secrets");
+    assert_eq!(secrets_role["metadata"]["namespace"], ns.as_str());
+    assert_eq!(
+        secrets_role["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+    );
     apply(cluster, &scoped, true);
 
     // The rendered command line is one the binary accepts: it gets past argument parsing and
@@ -311,6 +379,37 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
     assert_eq!(kind(&docs, "Deployment")["spec"]["replicas"], 2);
     apply(cluster, &elected, true);
 
+    // Secrets cluster-wide when asked; a scope the chart does not know is refused.
+    let wide = documents(&template(
+        &ns,
+        &["secretCredentials.scope=cluster".into()],
+        &[],
+    ));
+    assert_eq!(
+        named(
+            &wide,
+            "ClusterRole",
+            "sco-security-contact-operator-secrets"
+        )["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+    );
+    let bogus = Command::new(helm_bin())
+        .args([
+            "template",
+            "sco",
+            CHART,
+            "--set",
+            "secretCredentials.scope=everywhere",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bogus.status.success());
+    assert!(
+        String::from_utf8_lossy(&bogus.stderr).contains("secretCredentials.scope must be"),
+        "{}",
+        String::from_utf8_lossy(&bogus.stderr)
+    );
+
     let monitor = template(&ns, &["serviceMonitor.enabled=true".into()], &[]);
     assert!(kinds(&documents(&monitor)).contains(&"ServiceMonitor"));
 
@@ -331,7 +430,7 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
 
 /// A kubeconfig for the ServiceAccount `sa` in `ns`: a TokenRequest token, the admin
 /// kubeconfig's server and CA.
-fn service_account_kubeconfig(cluster: &Cluster, ns: &str, sa: &str, path: &Path) {
+pub(crate) fn service_account_kubeconfig(cluster: &Cluster, ns: &str, sa: &str, path: &Path) {
     let out = cluster.kubectl(&["create", "token", sa, "-n", ns, "--duration=1h"]);
     assert!(
         out.status.success(),
@@ -360,7 +459,7 @@ fn service_account_kubeconfig(cluster: &Cluster, ns: &str, sa: &str, path: &Path
 }
 
 /// `kubectl auth can-i` as the ServiceAccount (a SelfSubjectAccessReview with its token).
-fn can_i(cluster: &Cluster, kubeconfig: &Path, args: &[&str]) -> bool {
+pub(crate) fn can_i(cluster: &Cluster, kubeconfig: &Path, args: &[&str]) -> bool {
     let out = Command::new(cluster.bin.join("kubectl"))
         .args(["auth", "can-i"])
         .args(args)
@@ -391,8 +490,11 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
     // A per-test name: the ClusterRole and ClusterRoleBinding are cluster-scoped.
     let fullname = format!("sco-{ns}");
     let mut sets = vec![format!("fullnameOverride={fullname}")];
-    if !cluster_wide {
+    if cluster_wide {
+        sets.push("secretCredentials.scope=cluster".into());
+    } else {
         sets.push(format!("watchNamespace={ns}"));
+        sets.push(format!("secretCredentials.namespaces={{{ns}}}"));
     }
     let rbac = template(
         &ns,
@@ -404,26 +506,42 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
             "templates/rbac.yaml",
             "--show-only",
             "templates/ledger-rbac.yaml",
+            "--show-only",
+            "templates/access-rbac.yaml",
+            "--show-only",
+            "templates/secret-rbac.yaml",
         ],
     );
-    let expected = if cluster_wide {
-        [
+    let mut expected = if cluster_wide {
+        vec![
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
             "Role",
             "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
         ]
     } else {
-        [
+        vec![
             "ServiceAccount",
             "Role",
             "RoleBinding",
             "Role",
             "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
         ]
     };
-    assert_eq!(kinds(&documents(&rbac)), expected);
+    expected.sort_unstable();
+    let rendered_docs = documents(&rbac);
+    let mut rendered = kinds(&rendered_docs);
+    rendered.sort_unstable();
+    assert_eq!(rendered, expected);
     apply(cluster, &rbac, false);
 
     let dir = tempfile::tempdir().unwrap();
@@ -450,6 +568,8 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
         &["create", "configmaps"],
         &["delete", "configmaps"],
         &["create", "events.events.k8s.io"],
+        &["list", "securitycontactaccesses.securitycontact.dev"],
+        &["watch", "namespaces"],
     ];
     let refused: &[&[&str]] = &[
         &["list", "secrets"],
@@ -461,6 +581,9 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
         &["create", "events"],
         &["get", "pods"],
         &["create", "leases.coordination.k8s.io"],
+        &["create", "securitycontactaccesses.securitycontact.dev"],
+        &["update", "securitycontactaccesses.securitycontact.dev"],
+        &["create", "serviceaccounts", "--subresource=token"],
     ];
     for check in granted {
         assert!(
@@ -571,9 +694,13 @@ async fn operator_under_chart_rbac(cluster_wide: bool) {
     );
     drop(env);
 
-    if cluster_wide {
-        for kind in ["clusterrolebinding", "clusterrole"] {
-            let _ = cluster.kubectl(&["delete", kind, &fullname, "--ignore-not-found"]);
+    for kind in ["clusterrolebinding", "clusterrole"] {
+        for name in [
+            fullname.clone(),
+            format!("{fullname}-access"),
+            format!("{fullname}-secrets"),
+        ] {
+            let _ = cluster.kubectl(&["delete", kind, &name, "--ignore-not-found"]);
         }
     }
     eprintln!(

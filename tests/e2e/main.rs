@@ -5,6 +5,7 @@
 
 mod chart;
 mod support;
+mod tenancy;
 
 use std::time::Duration;
 

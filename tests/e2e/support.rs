@@ -91,6 +91,7 @@ impl Cluster {
             "--for=condition=Established",
             "--timeout=60s",
             "crd/securitycontactpolicies.securitycontact.dev",
+            "crd/securitycontactaccesses.securitycontact.dev",
         ]);
         assert!(
             wait.status.success(),
@@ -344,7 +345,8 @@ impl Env {
         }
     }
 
-    async fn start(
+    /// The operator watching `ns` (already created) on `cluster`, through `kubeconfig`.
+    pub async fn start(
         cluster: &'static Cluster,
         ns: String,
         sim: SimConfig,
@@ -373,6 +375,11 @@ impl Env {
         .map(str::to_owned)
         .to_vec();
         operator_args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
+        // The test namespace plays the platform team's own: trusted with the operator's
+        // identity, unless the test says who is trusted.
+        if !extra_args.contains(&"--operator-identity-namespaces") {
+            operator_args.extend(["--operator-identity-namespaces".to_owned(), ns.clone()]);
+        }
         operator_args.extend(extra_args.iter().map(|a| a.replace("{ns}", &ns)));
         let operator_log = dir.path().join("operator.log");
         let operator = spawn_operator(&operator_args, &admin_addr, kubeconfig, &operator_log);

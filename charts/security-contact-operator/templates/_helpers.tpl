@@ -63,11 +63,6 @@ src/controller does, nothing more.
 - apiGroups: ["securitycontact.dev"]
   resources: ["securitycontactpolicies/finalizers"]
   verbs: ["update"]
-# A policy's own credentials: one GET of the Secret its spec.credentials.secretRef names,
-# never listed or watched.
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
 # Events on transitions.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
