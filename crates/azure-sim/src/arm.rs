@@ -16,6 +16,11 @@
 //! 7. Microsoft.Security registered → 404 `Subscription Not Registered`;
 //! 8. contact name → 400; then the operation itself.
 //!
+//! Management group descendants (tenant-level, like `GET /subscriptions`) take steps 1–4 (the
+//! tenant reads bucket; api-versions 2020-05-01, 2021-04-01, 2023-04-01), then `$top` → 400, a
+//! group unknown in the caller's tenant → 404 `NotFound`, no read grant on the group or an
+//! ancestor → 403 `AuthorizationFailed` for `Microsoft.Management/managementGroups/descendants/read`.
+//!
 //! So a request that is throttled or refused by RBAC still spends a token, as ARM's do.
 
 use std::time::SystemTime;
@@ -23,9 +28,10 @@ use std::time::SystemTime;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use super::arm_error::{ArmError, CONTACTS_API_VERSION};
+use super::arm_error::{ArmError, CONTACTS_API_VERSION, MANAGEMENT_GROUPS_API_VERSIONS};
 use super::clock;
 use super::contacts;
+use super::management_groups;
 use super::route::Route;
 use super::state::Shared;
 use super::subscriptions;
@@ -50,7 +56,8 @@ impl ArmRequest<'_> {
     }
 }
 
-/// Serves a request on one of the ARM routes (`Route::Subscriptions`, `SecurityContact(s)`).
+/// Serves a request on one of the ARM routes (`Route::Subscriptions`, `SecurityContact(s)`,
+/// `ManagementGroupDescendants`).
 pub(crate) fn handle(shared: &Shared, route: &Route, request: &ArmRequest<'_>) -> Response {
     let realm = realm_tenant(shared, route);
     let caller = match authenticate(shared, request.headers, &realm) {
@@ -59,7 +66,9 @@ pub(crate) fn handle(shared: &Shared, route: &Route, request: &ArmRequest<'_>) -
     };
 
     let (class, bucket_scope) = match (route, request.method) {
-        (Route::Subscriptions, _) => (OpClass::TenantRead, caller.tenant_id.clone()),
+        (Route::Subscriptions | Route::ManagementGroupDescendants { .. }, _) => {
+            (OpClass::TenantRead, caller.tenant_id.clone())
+        }
         (_, &Method::DELETE) => (OpClass::SubscriptionDelete, subscription_of(route)),
         (_, &Method::GET | &Method::HEAD) => (OpClass::SubscriptionRead, subscription_of(route)),
         _ => (OpClass::SubscriptionWrite, subscription_of(route)),
@@ -83,6 +92,9 @@ pub(crate) fn handle(shared: &Shared, route: &Route, request: &ArmRequest<'_>) -
 
     let response = match route {
         Route::Subscriptions => list_subscriptions(shared, &caller, request),
+        Route::ManagementGroupDescendants { group } => {
+            list_descendants(shared, group, &caller, request)
+        }
         _ => contact_operation(shared, route, &caller, request),
     }
     .unwrap_or_else(IntoResponse::into_response);
@@ -100,12 +112,14 @@ fn with_remaining(mut response: Response, class: OpClass, remaining: u32) -> Res
     response
 }
 
-/// The tenant named in `WWW-Authenticate`: the subscription's home tenant (clients use it to
-/// discover where to get a token), else `common`.
+/// The tenant named in `WWW-Authenticate`: the subscription's (or management group's) home
+/// tenant (clients use it to discover where to get a token), else `common`.
 fn realm_tenant(shared: &Shared, route: &Route) -> String {
+    let world = shared.world();
     route
         .subscription()
-        .and_then(|sub| Some(shared.world().subscription(sub)?.tenant_id.clone()))
+        .and_then(|sub| Some(world.subscription(sub)?.tenant_id.clone()))
+        .or_else(|| Some(world.group(route.management_group()?)?.tenant_id))
         .unwrap_or_else(|| "common".to_owned())
 }
 
@@ -191,6 +205,59 @@ fn list_subscriptions(
         &api_version,
         skip_token.as_deref(),
         shared.page_size,
+        &shared.base_url,
+    )?;
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+fn list_descendants(
+    shared: &Shared,
+    group: &str,
+    caller: &Identity,
+    request: &ArmRequest<'_>,
+) -> Result<Response, ArmError> {
+    match request.query_param("api-version").filter(|v| !v.is_empty()) {
+        None => return Err(ArmError::missing_api_version()),
+        Some(v)
+            if !MANAGEMENT_GROUPS_API_VERSIONS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(&v)) =>
+        {
+            return Err(ArmError::invalid_api_version_of(
+                &v,
+                &MANAGEMENT_GROUPS_API_VERSIONS,
+            ));
+        }
+        Some(_) => {}
+    }
+    if request.method != Method::GET {
+        return Err(ArmError::method_not_allowed(request.method.as_str()));
+    }
+    let api_version = request.query_param("api-version").unwrap_or_default();
+    let top = management_groups::parse_top(request.query_param("$top").as_deref())?;
+    let skip_token = request.query_param("$skiptoken");
+
+    let world = shared.world();
+    // A group of another tenant is as invisible as one that does not exist (UNVERIFIED).
+    let stored = world
+        .group(group)
+        .filter(|g| g.tenant_id.eq_ignore_ascii_case(&caller.tenant_id))
+        .ok_or_else(|| ArmError::management_group_not_found(group))?;
+    if !world.can_read_group(&caller.tenant_id, &caller.client_id, &stored.id) {
+        return Err(ArmError::authorization_failed(
+            &caller.object_id,
+            "Microsoft.Management/managementGroups/descendants/read",
+            &management_groups::group_resource_id(group),
+        ));
+    }
+    let descendants = world.descendants(&stored.id);
+    let body = management_groups::page(
+        &descendants,
+        &stored.id,
+        &api_version,
+        top,
+        skip_token.as_deref(),
+        shared.descendant_page_size,
         &shared.base_url,
     )?;
     Ok((StatusCode::OK, axum::Json(body)).into_response())

@@ -10,6 +10,13 @@ use http::{HeaderValue, StatusCode, header};
 /// The api-version served for `Microsoft.Security/securityContacts`.
 pub(crate) const CONTACTS_API_VERSION: &str = "2023-12-01-preview";
 
+/// The api-versions served for management group descendants: the stable versions of
+/// Microsoft.Management whose `ManagementGroups_GetDescendants` answers the same
+/// `DescendantListResult` (learn.microsoft.com/rest/api/managementgroups/management-groups/get-descendants;
+/// the .NET SDK's default is 2023-04-01). Newest first, as ARM lists them.
+pub(crate) const MANAGEMENT_GROUPS_API_VERSIONS: [&str; 3] =
+    ["2023-04-01", "2021-04-01", "2020-05-01"];
+
 /// An ARM error about to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ArmError {
@@ -44,12 +51,53 @@ impl ArmError {
     }
 
     pub(crate) fn invalid_api_version(given: &str) -> ArmError {
+        ArmError::invalid_api_version_of(given, &[CONTACTS_API_VERSION])
+    }
+
+    /// ARM lists the supported versions comma-separated, without spaces.
+    pub(crate) fn invalid_api_version_of(given: &str, supported: &[&str]) -> ArmError {
         ArmError::new(
             StatusCode::BAD_REQUEST,
             "InvalidApiVersionParameter",
             format!(
-                "The api-version '{given}' is invalid. The supported versions are '{CONTACTS_API_VERSION}'."
+                "The api-version '{given}' is invalid. The supported versions are '{}'.",
+                supported.join(",")
             ),
+        )
+    }
+
+    /// ARM's answer for a management group that does not exist: 404 `NotFound`, message
+    /// `'<group resource id>' not found`, as reported for `GET …/managementGroups/{id}`
+    /// (api-version 2020-05-01) in JulianHayward/AzADServicePrincipalInsights#22 and
+    /// JulianHayward/Azure-MG-Sub-Governance-Reporting#109. That `…/descendants` answers the
+    /// same is UNVERIFIED; so is the 404 for callers without any read on the hierarchy (real ARM
+    /// may answer them 403 `AuthorizationFailed`, as in Azure/azure-cli#15589).
+    pub(crate) fn management_group_not_found(group: &str) -> ArmError {
+        ArmError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("'/providers/Microsoft.Management/managementGroups/{group}' not found"),
+        )
+    }
+
+    /// A `$top` that is not a positive integer. Status, code and message UNVERIFIED.
+    pub(crate) fn invalid_top(given: &str) -> ArmError {
+        ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidQueryParameterValue",
+            format!(
+                "The value '{given}' of the query parameter '$top' is invalid: it must be a positive integer."
+            ),
+        )
+    }
+
+    /// A `$skiptoken` the simulator did not issue (or issued for another group). Status and
+    /// code UNVERIFIED.
+    pub(crate) fn invalid_skip_token(given: &str) -> ArmError {
+        ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidSkipToken",
+            format!("The skip token '{given}' is invalid."),
         )
     }
 

@@ -6,6 +6,7 @@
 //!
 //! ```yaml
 //! subscriptionPageSize: 2            # optional, like every top-level key
+//! descendantPageSize: 2              # items per page of management group descendants
 //! tokenLifetimeSeconds: 3599
 //! armAudience: https://management.azure.com
 //! throttle:
@@ -26,7 +27,10 @@
 //!             subject: system:serviceaccount:sco-system:security-contact-operator
 //!             audiences: [api://AzureADTokenExchange]                # the default
 //!         objectId: 00000000-0000-0000-0000-0000000000b1
-//!         access: { "*": read, 11111111-1111-1111-1111-111111111111: readWrite }
+//!         access:
+//!           "*": read                          # every subscription without its own entry
+//!           11111111-1111-1111-1111-111111111111: readWrite
+//!           "managementGroup:platform": read   # descendants of platform and of its subgroups
 //!     subscriptions:
 //!       - id: 11111111-1111-1111-1111-111111111111
 //!         displayName: prod
@@ -38,9 +42,21 @@
 //!           isEnabled: true
 //!           notificationsByRole: { state: "On", roles: [Owner] }
 //!           notificationsSources: [{ sourceType: Alert, minimalSeverity: Medium }]
+//!     managementGroups:                       # the tenant root group (id = tenant id) is implicit
+//!       - id: platform
+//!         displayName: Platform
+//!         subscriptions: [11111111-1111-1111-1111-111111111111]   # at most one group each
+//!       - id: platform-prod
+//!         displayName: Production
+//!         parent: platform                    # absent: a child of the tenant root group
 //! ```
+//!
+//! A subscription listed in no group belongs to the tenant root group. Grants on management
+//! groups (`managementGroup:<id>` keys, the root being `managementGroup:<tenant id>`) only
+//! allow reading descendants; they do not reach the subscriptions below them, whose grants
+//! stay those of their own keys and `"*"`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
@@ -59,6 +75,27 @@ pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3599;
 
 /// Small on purpose, so that every client exercises `nextLink` paging.
 pub const DEFAULT_SUBSCRIPTION_PAGE_SIZE: usize = 2;
+
+/// Items per page of management group descendants; small for the same reason.
+pub const DEFAULT_DESCENDANT_PAGE_SIZE: usize = 2;
+
+/// Prefix of the `access` keys that grant reading a management group's descendants:
+/// `managementGroup:<group id>` (see [`management_group_access_key`]).
+pub const MANAGEMENT_GROUP_ACCESS_PREFIX: &str = "managementGroup:";
+
+/// The `access` key of a grant on a management group (the tenant root group's id is the
+/// tenant id).
+pub fn management_group_access_key(group: &str) -> String {
+    format!("{MANAGEMENT_GROUP_ACCESS_PREFIX}{group}")
+}
+
+/// The group id of a `managementGroup:<id>` access key (prefix matched case-insensitively).
+pub(crate) fn management_group_of_key(key: &str) -> Option<&str> {
+    let prefix = MANAGEMENT_GROUP_ACCESS_PREFIX.len();
+    key.get(..prefix)
+        .filter(|p| p.eq_ignore_ascii_case(MANAGEMENT_GROUP_ACCESS_PREFIX))
+        .and_then(|_| key.get(prefix..))
+}
 
 /// The audience Entra expects in tokens exchanged through a federated identity credential
 /// (<https://learn.microsoft.com/graph/api/resources/federatedidentitycredential>).
@@ -82,6 +119,8 @@ pub struct SimConfig {
     pub faults: FaultConfig,
     /// Subscriptions per page of `GET /subscriptions`.
     pub subscription_page_size: usize,
+    /// Items per page of management group descendants when the request has no `$top`.
+    pub descendant_page_size: usize,
     /// `expires_in` of issued tokens.
     pub token_lifetime_seconds: u64,
     /// The ARM audience accepted in token scopes (no trailing slash).
@@ -106,6 +145,7 @@ impl Default for SimConfig {
             throttle: ThrottleConfig::default(),
             faults: FaultConfig::default(),
             subscription_page_size: DEFAULT_SUBSCRIPTION_PAGE_SIZE,
+            descendant_page_size: DEFAULT_DESCENDANT_PAGE_SIZE,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECS,
             arm_audience: DEFAULT_ARM_AUDIENCE.to_owned(),
             etags: false,
@@ -254,6 +294,70 @@ pub struct TenantSeed {
     /// Subscriptions homed in this tenant.
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionSeed>,
+    /// Management groups below the tenant root group (whose id is the tenant id), in any
+    /// order; parents need not come first.
+    #[serde(default)]
+    pub management_groups: Vec<ManagementGroupSeed>,
+}
+
+/// A management group of a tenant. Its id is unique across all tenants (ARM addresses groups
+/// without a tenant: `/providers/Microsoft.Management/managementGroups/<id>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagementGroupSeed {
+    /// The group id (its `name`): up to 90 letters, digits, `-`, `_`, `(`, `)` and `.`, not
+    /// ending with `.`.
+    pub id: String,
+    /// `properties.displayName`; the id when empty, as ARM sets it when none is given
+    /// (`CreateManagementGroupRequest.displayName`, learn.microsoft.com Azure SDK reference).
+    #[serde(default)]
+    pub display_name: String,
+    /// The parent group's id; `None` (or the tenant id) for a child of the tenant root group.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Ids of the subscriptions directly in this group (each in at most one group).
+    #[serde(default)]
+    pub subscriptions: Vec<String>,
+}
+
+impl ManagementGroupSeed {
+    /// A group directly below the tenant root group, holding no subscriptions.
+    pub fn new(id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        ManagementGroupSeed {
+            id: id.into(),
+            display_name: display_name.into(),
+            parent: None,
+            subscriptions: Vec::new(),
+        }
+    }
+
+    /// The same group below `parent`.
+    pub fn under(mut self, parent: impl Into<String>) -> Self {
+        self.parent = Some(parent.into());
+        self
+    }
+
+    /// The same group holding `subscriptions`.
+    pub fn with_subscriptions<S: Into<String>>(
+        mut self,
+        subscriptions: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.subscriptions = subscriptions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Checks the id's form: 1–90 of `[a-zA-Z0-9-_.()]` (the check of Microsoft's
+    /// Azure/enterprise-azure-policy-as-code, `Test-HydrationManagementGroupName`); refusing a
+    /// trailing `.`, as ARM does for resource group names, is UNVERIFIED for groups.
+    pub(crate) fn validate_id(id: &str) -> Result<(), String> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_().".contains(c);
+        if id.is_empty() || id.len() > 90 || !id.chars().all(allowed) || id.ends_with('.') {
+            return Err(format!(
+                "management group id {id:?} is not a valid group id"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A service principal (app registration) and what it may do.
@@ -273,7 +377,10 @@ pub struct PrincipalSeed {
     #[serde(default)]
     pub federated_credentials: Vec<FederatedCredentialSeed>,
     /// Role grants by subscription id; the key `"*"` covers every subscription of the tenant
-    /// that has no entry of its own.
+    /// that has no entry of its own. Keys `managementGroup:<group id>` (see
+    /// [`management_group_access_key`]) grant reading that group's descendants and those of
+    /// every group below it (any level that can read does); they confer nothing on
+    /// subscriptions, and `"*"` confers nothing on groups.
     #[serde(default)]
     pub access: BTreeMap<String, Access>,
 }
@@ -409,6 +516,7 @@ impl SimConfig {
                 id: tenant.into(),
                 principals: vec![principal],
                 subscriptions,
+                management_groups: Vec::new(),
             }],
             ..SimConfig::default()
         }
@@ -437,6 +545,9 @@ impl SimConfig {
         if self.subscription_page_size == 0 {
             return bad("subscriptionPageSize must be at least 1".into());
         }
+        if self.descendant_page_size == 0 {
+            return bad("descendantPageSize must be at least 1".into());
+        }
         if self.token_lifetime_seconds == 0 {
             return bad("tokenLifetimeSeconds must be at least 1".into());
         }
@@ -452,6 +563,12 @@ impl SimConfig {
 
         let mut tenant_ids = HashSet::new();
         let mut subscription_ids = HashSet::new();
+        // Group ids are global; every tenant id is taken by its root group.
+        let mut group_ids: HashSet<String> = self
+            .tenants
+            .iter()
+            .map(|t| t.id.to_ascii_lowercase())
+            .collect();
         for tenant in &self.tenants {
             // azure_identity refuses other characters in the token URL.
             if tenant.id.is_empty()
@@ -486,6 +603,8 @@ impl SimConfig {
                     ));
                 }
             }
+            let groups =
+                validate_hierarchy(tenant, &own, &mut group_ids).map_err(SimError::InvalidSeed)?;
             let mut clients = HashSet::new();
             for principal in &tenant.principals {
                 if principal.client_id.is_empty() {
@@ -504,6 +623,15 @@ impl SimConfig {
                     |e| SimError::InvalidSeed(format!("principal {}: {e}", principal.client_id)),
                 )?;
                 for key in principal.access.keys() {
+                    if let Some(group) = management_group_of_key(key) {
+                        if !groups.contains(&group.to_ascii_lowercase()) {
+                            return bad(format!(
+                                "principal {} has access to {key}, which is not a management group of tenant {}",
+                                principal.client_id, tenant.id
+                            ));
+                        }
+                        continue;
+                    }
                     if key != "*" && !own.contains(&key.to_ascii_lowercase()) {
                         return bad(format!(
                             "principal {} has access to {key}, which is not a subscription of tenant {}",
@@ -515,6 +643,76 @@ impl SimConfig {
         }
         Ok(())
     }
+}
+
+/// Checks a tenant's management groups: ids well-formed and unique across all tenants
+/// (`taken` holds the ids seen so far, tenant ids included), parents in the same tenant, no
+/// cycles, subscriptions of this tenant in at most one group. Returns the lower-cased ids of
+/// the tenant's groups, its root group included.
+fn validate_hierarchy(
+    tenant: &TenantSeed,
+    own_subscriptions: &HashSet<String>,
+    taken: &mut HashSet<String>,
+) -> Result<HashSet<String>, String> {
+    let root = tenant.id.to_ascii_lowercase();
+    let mut parents: HashMap<String, String> = HashMap::new();
+    for group in &tenant.management_groups {
+        ManagementGroupSeed::validate_id(&group.id)?;
+        let id = group.id.to_ascii_lowercase();
+        if !taken.insert(id.clone()) {
+            return Err(format!(
+                "management group {} appears twice or is a tenant's root group",
+                group.id
+            ));
+        }
+        let parent = group
+            .parent
+            .as_deref()
+            .map_or_else(|| root.clone(), str::to_ascii_lowercase);
+        parents.insert(id, parent);
+    }
+    for group in &tenant.management_groups {
+        // Walking up must reach the root within as many steps as there are groups.
+        let mut current = group.id.to_ascii_lowercase();
+        let mut reached_root = false;
+        for _ in 0..=parents.len() {
+            let Some(parent) = parents.get(&current) else {
+                break;
+            };
+            if *parent == root {
+                reached_root = true;
+                break;
+            }
+            if !parents.contains_key(parent) {
+                return Err(format!(
+                    "management group {current} has parent {parent}, which is not a management group of tenant {}",
+                    tenant.id
+                ));
+            }
+            current = parent.clone();
+        }
+        if !reached_root {
+            return Err(format!("management group {} is its own ancestor", group.id));
+        }
+    }
+    let mut placed = HashSet::new();
+    for group in &tenant.management_groups {
+        for sub in &group.subscriptions {
+            let sub = sub.to_ascii_lowercase();
+            if !own_subscriptions.contains(&sub) {
+                return Err(format!(
+                    "management group {} holds {sub}, which is not a subscription of tenant {}",
+                    group.id, tenant.id
+                ));
+            }
+            if !placed.insert(sub.clone()) {
+                return Err(format!("subscription {sub} is in two management groups"));
+            }
+        }
+    }
+    let mut ids: HashSet<String> = parents.into_keys().collect();
+    ids.insert(root);
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -587,7 +785,15 @@ tenants:
         assert!(yaml.contains("tenants:"));
         let config = SimConfig::from_yaml_str(&yaml).expect("documented seed parses");
         assert_eq!(config.faults.seed, Some(7));
+        assert_eq!(config.descendant_page_size, 2);
         assert_eq!(config.tenants[0].principals[0].access["*"], Access::Read);
+        assert_eq!(
+            config.tenants[0].principals[0].access[&management_group_access_key("platform")],
+            Access::Read
+        );
+        let groups = &config.tenants[0].management_groups;
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[1].parent.as_deref(), Some("platform"));
     }
 
     const FEDERATED_SEED: &str = r#"
@@ -691,6 +897,105 @@ tenants:
         assert!(matches!(
             SimConfig::from_yaml_str(&foreign),
             Err(SimError::InvalidSeed(_))
+        ));
+    }
+
+    const GROUPS_SEED: &str = r#"
+tenants:
+  - id: t1
+    principals:
+      - clientId: app
+        access: { "managementGroup:t1": read, "MANAGEMENTGROUP:Apps": readWrite }
+    subscriptions:
+      - id: 11111111-1111-1111-1111-111111111111
+      - id: 22222222-2222-2222-2222-222222222222
+    managementGroups:
+      - id: apps
+        parent: platform
+        subscriptions: [22222222-2222-2222-2222-222222222222]
+      - id: platform
+        displayName: Platform
+        subscriptions: [11111111-1111-1111-1111-111111111111]
+  - id: t2
+    subscriptions:
+      - id: 33333333-3333-3333-3333-333333333333
+    managementGroups:
+      - id: t2-group
+        parent: t2
+"#;
+
+    #[test]
+    fn parses_management_groups() {
+        let config = SimConfig::from_yaml_str(GROUPS_SEED).expect("seed parses");
+        let groups = &config.tenants[0].management_groups;
+        assert_eq!(
+            groups[0],
+            ManagementGroupSeed::new("apps", "")
+                .under("platform")
+                .with_subscriptions(["22222222-2222-2222-2222-222222222222"])
+        );
+        assert_eq!(groups[1].parent, None);
+        assert_eq!(
+            management_group_of_key("MANAGEMENTGROUP:Apps"),
+            Some("Apps")
+        );
+        assert_eq!(management_group_of_key("11111111"), None);
+    }
+
+    #[test]
+    fn rejects_inconsistent_management_groups() {
+        let invalid = |yaml: String| {
+            matches!(
+                SimConfig::from_yaml_str(&yaml),
+                Err(SimError::InvalidSeed(_))
+            )
+        };
+        assert!(!invalid(GROUPS_SEED.to_owned()));
+        // A subscription in two groups.
+        assert!(invalid(GROUPS_SEED.replace(
+            "subscriptions: [22222222-2222-2222-2222-222222222222]",
+            "subscriptions: [11111111-1111-1111-1111-111111111111]"
+        )));
+        // A subscription of another tenant.
+        assert!(invalid(GROUPS_SEED.replace(
+            "subscriptions: [22222222-2222-2222-2222-222222222222]",
+            "subscriptions: [33333333-3333-3333-3333-333333333333]"
+        )));
+        // Unknown parent, a parent in another tenant, a cycle, a self-parent.
+        assert!(invalid(
+            GROUPS_SEED.replace("parent: platform", "parent: nope")
+        ));
+        assert!(invalid(
+            GROUPS_SEED.replace("parent: platform", "parent: t2-group")
+        ));
+        assert!(invalid(
+            GROUPS_SEED.replace("parent: platform", "parent: t2")
+        ));
+        assert!(invalid(GROUPS_SEED.replace(
+            "        displayName: Platform\n",
+            "        displayName: Platform\n        parent: apps\n"
+        )));
+        assert!(invalid(
+            GROUPS_SEED.replace("parent: platform", "parent: apps")
+        ));
+        // Ids: a tenant's root, taken in another tenant, twice, malformed.
+        assert!(invalid(GROUPS_SEED.replace("- id: apps", "- id: t2")));
+        assert!(invalid(GROUPS_SEED.replace("- id: t2-group", "- id: APPS")));
+        assert!(invalid(
+            GROUPS_SEED.replace("- id: t2-group", "- id: t2-group.")
+        ));
+        assert!(invalid(GROUPS_SEED.replace("- id: t2-group", "- id: a/b")));
+        // Grants on groups outside the tenant.
+        assert!(invalid(
+            GROUPS_SEED.replace("managementGroup:t1", "managementGroup:t2-group")
+        ));
+        assert!(invalid(
+            GROUPS_SEED.replace("managementGroup:t1", "managementGroup:nope")
+        ));
+        assert!(invalid(format!("descendantPageSize: 0\n{GROUPS_SEED}")));
+        assert!(matches!(
+            SimConfig::from_yaml_str(&GROUPS_SEED.replace("parent: t2", "parnet: t2")),
+            Err(SimError::SeedYaml(_))
         ));
     }
 }

@@ -11,10 +11,10 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::config::{Access, FederatedCredentialSeed, OidcIssuerSeed, SubscriptionState};
+use super::config::{Access, FederatedCredentialSeed, ManagementGroupSeed, OidcIssuerSeed};
 use super::error::SimError;
 use super::faults::FaultConfig;
-use super::state::SimState;
+use super::state::{SimState, SubscriptionUpdate};
 use super::throttle::ThrottleConfig;
 
 pub(crate) fn routes() -> Router<SimState> {
@@ -32,6 +32,10 @@ pub(crate) fn routes() -> Router<SimState> {
         .route("/_sim/throttle", get(get_throttle).put(put_throttle))
         .route("/_sim/access/{subscription}/{client_id}", put(put_access))
         .route("/_sim/subscriptions/{subscription}", put(put_subscription))
+        .route(
+            "/_sim/management-groups/{group}",
+            get(get_management_group).put(put_management_group),
+        )
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/oidc-issuers", put(put_oidc_issuer))
         .route(
@@ -49,9 +53,10 @@ pub(crate) fn routes() -> Router<SimState> {
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
         let status = match &self {
-            SimError::UnknownSubscription(_) | SimError::UnknownPrincipal(_) => {
-                StatusCode::NOT_FOUND
-            }
+            SimError::UnknownSubscription(_)
+            | SimError::UnknownPrincipal(_)
+            | SimError::UnknownTenant(_)
+            | SimError::UnknownManagementGroup(_) => StatusCode::NOT_FOUND,
             SimError::InvalidControl(_) | SimError::InvalidSeed(_) | SimError::SeedYaml(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -160,34 +165,85 @@ async fn put_access(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Partial update: only the fields present change.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SubscriptionBody {
-    #[serde(default)]
-    state: Option<SubscriptionState>,
-    #[serde(default)]
-    security_registered: Option<bool>,
-}
-
+/// Body: a [`SubscriptionUpdate`] (`state`, `securityRegistered`, `displayName`, `tags`,
+/// `managementGroup`); only the fields present change, all or nothing.
 async fn put_subscription(
     State(state): State<SimState>,
     Path(subscription): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, SimError> {
-    let SubscriptionBody {
-        state: new_state,
-        security_registered,
-    } = parse(&body)?;
-    // Check the subscription first so a partial update never half-applies.
-    state.contact(&subscription)?;
-    if let Some(new_state) = new_state {
-        state.set_subscription_state(&subscription, new_state)?;
-    }
-    if let Some(registered) = security_registered {
-        state.set_security_registered(&subscription, registered)?;
-    }
+    state.update_subscription(&subscription, parse::<SubscriptionUpdate>(&body)?)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A management group without its id (which is in the path).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ManagementGroupBody {
+    /// Needed only when neither the group, its parent nor a single tenant tells.
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    subscriptions: Vec<String>,
+}
+
+async fn get_management_group(
+    State(state): State<SimState>,
+    Path(group): Path<String>,
+) -> Result<Response, SimError> {
+    let seed = state
+        .management_group(&group)
+        .ok_or(SimError::UnknownManagementGroup(group))?;
+    Ok(Json(seed).into_response())
+}
+
+/// Body: `{"displayName", "parent", "subscriptions", "tenant"}` (all optional): creates or
+/// replaces the group; 201 when new, 204 when replaced.
+async fn put_management_group(
+    State(state): State<SimState>,
+    Path(group): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let ManagementGroupBody {
+        tenant,
+        display_name,
+        parent,
+        subscriptions,
+    } = parse(&body)?;
+    let tenant = tenant
+        .or_else(|| state.management_group_tenant(&group))
+        .or_else(|| {
+            parent
+                .as_deref()
+                .and_then(|p| state.management_group_tenant(p))
+        })
+        .or_else(|| match state.tenant_ids().as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            SimError::InvalidControl(
+                "which tenant? give \"tenant\", or a \"parent\" that exists".into(),
+            )
+        })?;
+    let created = state.put_management_group(
+        &tenant,
+        ManagementGroupSeed {
+            id: group,
+            display_name,
+            parent,
+            subscriptions,
+        },
+    )?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
 }
 
 async fn expire_tokens(State(state): State<SimState>) -> StatusCode {

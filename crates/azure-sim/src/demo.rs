@@ -2,6 +2,11 @@
 //! situation the operator must handle. The CLI builds a real `ClientSecretCredential` from the
 //! constants below.
 //!
+//! Management groups: [`DEMO_MG_PLATFORM`] below the tenant root group holds
+//! [`DEMO_SUB_COMPLIANT`] and [`DEMO_SUB_CONTACT_MISSING`]; [`DEMO_MG_APPS`] below it holds
+//! [`DEMO_SUB_PORTAL_EDITED`]; the other subscriptions sit in the root group
+//! ([`DEMO_TENANT_ID`]), on which the demo principal has read.
+//!
 //! The compliant contact everywhere is `security@contoso.com`, enabled, Owner notified, alerts
 //! from `Medium`, attack paths from `Critical`.
 
@@ -42,6 +47,12 @@ pub const DEMO_SUB_NOT_REGISTERED: &str = "10000000-0000-0000-0000-000000000008"
 /// `ReadOnlyDisabledSubscription`.
 pub const DEMO_SUB_DISABLED: &str = "10000000-0000-0000-0000-000000000009";
 
+/// Management group below the tenant root group, holding [`DEMO_SUB_COMPLIANT`],
+/// [`DEMO_SUB_CONTACT_MISSING`] and the group [`DEMO_MG_APPS`].
+pub const DEMO_MG_PLATFORM: &str = "contoso-platform";
+/// Management group below [`DEMO_MG_PLATFORM`], holding [`DEMO_SUB_PORTAL_EDITED`].
+pub const DEMO_MG_APPS: &str = "contoso-apps";
+
 impl SimConfig {
     /// The demo world described in this module.
     pub fn demo() -> SimConfig {
@@ -60,7 +71,7 @@ impl SimConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Access, SubscriptionState};
+    use crate::config::{Access, SubscriptionState, management_group_access_key};
 
     #[test]
     fn demo_yaml_matches_the_constants() {
@@ -102,5 +113,28 @@ mod tests {
         assert_eq!(sub(DEMO_SUB_DISABLED).state, SubscriptionState::Disabled);
         assert_eq!(tenant.subscriptions.len(), 9);
         assert_eq!(config.tenants.len(), 1);
+
+        assert_eq!(
+            principal.access[&management_group_access_key(DEMO_TENANT_ID)],
+            Access::Read
+        );
+        let group = |id: &str| {
+            tenant
+                .management_groups
+                .iter()
+                .find(|g| g.id == id)
+                .unwrap_or_else(|| panic!("demo management group {id} missing"))
+        };
+        assert_eq!(group(DEMO_MG_PLATFORM).parent, None);
+        assert_eq!(
+            group(DEMO_MG_PLATFORM).subscriptions,
+            [DEMO_SUB_COMPLIANT, DEMO_SUB_CONTACT_MISSING]
+        );
+        assert_eq!(
+            group(DEMO_MG_APPS).parent.as_deref(),
+            Some(DEMO_MG_PLATFORM)
+        );
+        assert_eq!(group(DEMO_MG_APPS).subscriptions, [DEMO_SUB_PORTAL_EDITED]);
+        assert_eq!(tenant.management_groups.len(), 2);
     }
 }

@@ -49,6 +49,14 @@ pub enum SimError {
     #[error("unknown principal (client id) {0}")]
     UnknownPrincipal(String),
 
+    /// A control operation named a tenant the simulator does not know.
+    #[error("unknown tenant {0}")]
+    UnknownTenant(String),
+
+    /// A control operation named a management group the simulator does not know.
+    #[error("unknown management group {0}")]
+    UnknownManagementGroup(String),
+
     /// A control operation was given a value it cannot use.
     #[error("invalid control request: {0}")]
     InvalidControl(String),

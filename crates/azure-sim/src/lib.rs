@@ -2,7 +2,8 @@
 //! Manager this operator talks to, over real HTTPS, with throttling, faults and counters.
 //!
 //! Behaviour follows the published 2023-12-01-preview spec and examples of
-//! Azure/azure-rest-api-specs (copies in `tests/fixtures/arm/`, replayed by the tests), ARM's
+//! Azure/azure-rest-api-specs and its 2023-04-01 `GetDescendants` example (copies in
+//! `tests/fixtures/arm/`, replayed by the tests), ARM's
 //! documented error and throttling behaviour, and the Entra token endpoint as `azure_identity`
 //! 1.0 calls it; where the public record does not settle a detail, the choice made here is
 //! marked UNVERIFIED in the code.
@@ -25,6 +26,7 @@
 //! | `GET /subscriptions?api-version=*` | any api-version; subscriptions the caller has a role on; `nextLink` paging (`$skiptoken`) |
 //! | `GET /subscriptions/{sub}/providers/Microsoft.Security/securityContacts` | LIST, `{"value":[…]}` |
 //! | `GET\|PUT\|DELETE /subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default` | 200/404, 201/200, 200/204 |
+//! | `GET /providers/Microsoft.Management/managementGroups/{group}/descendants` | api-version 2020-05-01, 2021-04-01 or 2023-04-01; `{"value":[DescendantInfo…],"nextLink":…}` with every group (`type` `Microsoft.Management/managementGroups`) and subscription (`Microsoft.Management/managementGroups/subscriptions`) at every depth, each with `properties.parent.id`; pages of `$top` (else `descendantPageSize`), opaque `$skiptoken`, `"nextLink": null` on the last; 404 `NotFound` (unknown group), 403 `AuthorizationFailed` (no `managementGroup:` read grant on the group or an ancestor); tenant reads bucket; see `management_groups.rs` |
 //!
 //! Security-contact routes accept only `api-version=2023-12-01-preview` (older versions, which
 //! real ARM still serves, get `InvalidApiVersionParameter` here). Fixed path segments match
@@ -44,8 +46,10 @@
 //! | `DELETE /_sim/contacts/{sub}` | 204 |
 //! | `GET\|PUT\|DELETE /_sim/faults` | [`FaultConfig`] as JSON; DELETE clears |
 //! | `GET\|PUT /_sim/throttle` | [`ThrottleConfig`] as JSON; PUT refills every bucket |
-//! | `PUT /_sim/access/{sub}/{clientId}` | `{"access":"none"\|"read"\|"readWrite"}` |
-//! | `PUT /_sim/subscriptions/{sub}` | `{"state":"Disabled", "securityRegistered":false}` (either field) |
+//! | `PUT /_sim/access/{sub}/{clientId}` | `{"access":"none"\|"read"\|"readWrite"}`; `{sub}` may also be `managementGroup:<group id>` |
+//! | `PUT /_sim/subscriptions/{sub}` | [`SubscriptionUpdate`] `{"state":"Disabled", "securityRegistered":false, "displayName":"…", "tags":{…}, "managementGroup":"<group or tenant id>"}` (any fields; all or nothing) |
+//! | `GET /_sim/management-groups/{group}` | the group as a [`ManagementGroupSeed`], or 404 |
+//! | `PUT /_sim/management-groups/{group}` | `{"displayName": "…", "parent": "<group or tenant id>", "subscriptions": […], "tenant": "…"}` (all optional; `tenant` only when neither the group, its parent nor a single tenant tells): create or replace, moving the listed subscriptions into it; 201/204 |
 //! | `POST /_sim/tokens/expire` | every issued token becomes expired |
 //! | `PUT /_sim/oidc-issuers` | [`OidcIssuerSeed`] `{"issuer": "…", "jwks": {"keys": […]}}`: add an issuer or replace its keys; 201/204 |
 //! | `GET /_sim/tenants/{tenant}/principals/{clientId}/federated-credentials` | the principal's [`FederatedCredentialSeed`]s |
@@ -73,6 +77,7 @@ mod entra;
 mod error;
 mod faults;
 mod federation;
+mod management_groups;
 mod pipeline;
 mod route;
 mod server;
@@ -83,22 +88,24 @@ mod tls;
 mod tokens;
 
 pub use config::{
-    Access, DEFAULT_ARM_AUDIENCE, DEFAULT_FEDERATED_AUDIENCE, DEFAULT_SUBSCRIPTION_PAGE_SIZE,
-    DEFAULT_TOKEN_LIFETIME_SECS, FederatedCredentialSeed, MAX_FEDERATED_CREDENTIALS,
-    OidcIssuerSeed, PrincipalSeed, SimConfig, SubscriptionSeed, SubscriptionState, TenantSeed,
+    Access, DEFAULT_ARM_AUDIENCE, DEFAULT_DESCENDANT_PAGE_SIZE, DEFAULT_FEDERATED_AUDIENCE,
+    DEFAULT_SUBSCRIPTION_PAGE_SIZE, DEFAULT_TOKEN_LIFETIME_SECS, FederatedCredentialSeed,
+    MANAGEMENT_GROUP_ACCESS_PREFIX, MAX_FEDERATED_CREDENTIALS, ManagementGroupSeed, OidcIssuerSeed,
+    PrincipalSeed, SimConfig, SubscriptionSeed, SubscriptionState, TenantSeed,
+    management_group_access_key,
 };
 pub use counters::{RequestCount, RequestCounts, STATUS_RESET};
 pub use demo::{
-    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_OBJECT_ID, DEMO_SUB_COMPLIANT,
-    DEMO_SUB_CONTACT_DISABLED, DEMO_SUB_CONTACT_MISSING, DEMO_SUB_DISABLED, DEMO_SUB_NO_ACCESS,
-    DEMO_SUB_NOT_REGISTERED, DEMO_SUB_PORTAL_EDITED, DEMO_SUB_READ_ONLY, DEMO_SUB_WEAK_SEVERITY,
-    DEMO_TENANT_ID,
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_MG_APPS, DEMO_MG_PLATFORM, DEMO_OBJECT_ID,
+    DEMO_SUB_COMPLIANT, DEMO_SUB_CONTACT_DISABLED, DEMO_SUB_CONTACT_MISSING, DEMO_SUB_DISABLED,
+    DEMO_SUB_NO_ACCESS, DEMO_SUB_NOT_REGISTERED, DEMO_SUB_PORTAL_EDITED, DEMO_SUB_READ_ONLY,
+    DEMO_SUB_WEAK_SEVERITY, DEMO_TENANT_ID,
 };
 pub use error::SimError;
 pub use faults::{FaultConfig, FaultRule, Latency, Storm};
 pub use route::RouteKind;
 pub use server::{SimHandle, Simulator, serve_until};
-pub use state::SimState;
+pub use state::{SimState, SubscriptionUpdate};
 pub use throttle::{BucketConfig, ThrottleConfig};
 
 /// The api-version the security-contact routes serve.

@@ -18,6 +18,8 @@ pub enum RouteKind {
     SecurityContact,
     /// `…/providers/Microsoft.Security/securityContacts` (LIST).
     SecurityContacts,
+    /// `GET /providers/Microsoft.Management/managementGroups/{groupId}/descendants`.
+    ManagementGroupDescendants,
     /// Anything the simulator does not serve.
     Unknown,
 }
@@ -29,6 +31,7 @@ pub(crate) enum Route {
     Subscriptions,
     SecurityContact { subscription: String, name: String },
     SecurityContacts { subscription: String },
+    ManagementGroupDescendants { group: String },
     Unknown,
 }
 
@@ -71,6 +74,16 @@ impl Route {
                     name: (*name).to_owned(),
                 }
             }
+            [providers, ns, groups, group, descendants]
+                if is(providers, "providers")
+                    && is(ns, "Microsoft.Management")
+                    && is(groups, "managementGroups")
+                    && is(descendants, "descendants") =>
+            {
+                Route::ManagementGroupDescendants {
+                    group: (*group).to_owned(),
+                }
+            }
             _ => Route::Unknown,
         }
     }
@@ -81,6 +94,7 @@ impl Route {
             Route::Subscriptions => RouteKind::Subscriptions,
             Route::SecurityContact { .. } => RouteKind::SecurityContact,
             Route::SecurityContacts { .. } => RouteKind::SecurityContacts,
+            Route::ManagementGroupDescendants { .. } => RouteKind::ManagementGroupDescendants,
             Route::Unknown => RouteKind::Unknown,
         }
     }
@@ -90,6 +104,14 @@ impl Route {
         match self {
             Route::SecurityContact { subscription, .. }
             | Route::SecurityContacts { subscription } => Some(subscription),
+            _ => None,
+        }
+    }
+
+    /// The management group segment, as the client sent it.
+    pub(crate) fn management_group(&self) -> Option<&str> {
+        match self {
+            Route::ManagementGroupDescendants { group } => Some(group),
             _ => None,
         }
     }
@@ -127,6 +149,27 @@ mod tests {
     }
 
     #[test]
+    fn classifies_management_group_descendants() {
+        let route = Route::classify(
+            "/providers/Microsoft.Management/managementGroups/contoso-apps/descendants",
+        );
+        assert_eq!(
+            route,
+            Route::ManagementGroupDescendants {
+                group: "contoso-apps".into()
+            }
+        );
+        assert_eq!(route.kind(), RouteKind::ManagementGroupDescendants);
+        assert_eq!(route.management_group(), Some("contoso-apps"));
+        assert_eq!(route.subscription(), None);
+        assert_eq!(
+            Route::classify("/PROVIDERS/microsoft.management/MANAGEMENTGROUPS/g/Descendants/")
+                .kind(),
+            RouteKind::ManagementGroupDescendants
+        );
+    }
+
+    #[test]
     fn fixed_segments_are_case_insensitive_like_arm() {
         assert_eq!(
             Route::classify(
@@ -145,6 +188,9 @@ mod tests {
             "/subscriptions/s1/providers/Microsoft.Compute/virtualMachines",
             "/subscriptions/s1/providers/Microsoft.Security/securityContacts/default/extra",
             "/t/oauth2/token",
+            "/providers/Microsoft.Management/managementGroups/g",
+            "/providers/Microsoft.Management/managementGroups/g/subscriptions",
+            "/providers/Microsoft.Management/managementGroups/g/descendants/x",
         ] {
             assert_eq!(Route::classify(path), Route::Unknown, "{path}");
         }

@@ -48,13 +48,7 @@ pub(crate) fn page(
             .parse::<usize>()
             .ok()
             .filter(|&offset| offset <= visible.len())
-            .ok_or_else(|| {
-                ArmError::new(
-                    http::StatusCode::BAD_REQUEST,
-                    "InvalidSkipToken",
-                    format!("The skip token '{token}' is invalid."),
-                )
-            })?,
+            .ok_or_else(|| ArmError::invalid_skip_token(token))?,
     };
     let end = start.saturating_add(page_size).min(visible.len());
     let value: Vec<Value> = visible[start..end].iter().map(|s| item(s)).collect();
@@ -87,6 +81,7 @@ mod tests {
             tags: BTreeMap::new(),
             contact: None,
             contact_version: 0,
+            management_group: None,
         }
     }
 

@@ -1554,3 +1554,769 @@ async fn etags_when_asked_for_make_if_match_a_real_precondition() {
     let (status, _, _) = put(fresh["etag"].as_str()).await;
     assert_eq!(status, 200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Management groups
+
+const MG_A: &str = "mg-a";
+const MG_B: &str = "mg-b";
+const MG_FOREIGN: &str = "mg-foreign";
+const GROUP_TYPE: &str = "Microsoft.Management/managementGroups";
+const GROUP_SUB_TYPE: &str = "Microsoft.Management/managementGroups/subscriptions";
+
+/// [`world`] with a hierarchy in `TENANT`: root ─ mg-a (SUBS[0]) ─ mg-b (SUBS[1]), SUBS[2..]
+/// in the root group; `OTHER_TENANT` has mg-foreign. The reader may read the root group (so
+/// every group), the writer only mg-b.
+fn group_world() -> SimConfig {
+    use azure_sim::{Access, ManagementGroupSeed, management_group_access_key};
+    let mut config = world();
+    let tenant = &mut config.tenants[0];
+    tenant.management_groups = vec![
+        ManagementGroupSeed::new(MG_B, "Group B")
+            .under(MG_A)
+            .with_subscriptions([SUBS[1]]),
+        ManagementGroupSeed::new(MG_A, "Group A").with_subscriptions([SUBS[0]]),
+    ];
+    for principal in &mut tenant.principals {
+        let grant = match principal.client_id.as_str() {
+            READER => management_group_access_key(TENANT),
+            WRITER => management_group_access_key(MG_B),
+            _ => continue,
+        };
+        principal.access.insert(grant, Access::Read);
+    }
+    config.tenants[1].management_groups = vec![ManagementGroupSeed::new(MG_FOREIGN, "Foreign")];
+    config
+}
+
+fn descendants_url(sim: &azure_sim::SimHandle, group: &str, query: &str) -> String {
+    format!(
+        "{}providers/Microsoft.Management/managementGroups/{group}/descendants?{query}",
+        sim.url()
+    )
+}
+
+async fn reader_token(sim: &azure_sim::SimHandle) -> String {
+    token(sim, TENANT, READER, READER_SECRET).await
+}
+
+/// Follows `nextLink` to the end: every item, and the number of pages.
+async fn all_descendants(
+    client: &reqwest::Client,
+    token: &str,
+    url: String,
+) -> (Vec<Value>, usize) {
+    let (mut url, mut items, mut pages) = (url, Vec::new(), 0);
+    loop {
+        let (status, _, body) = send(client.get(&url).bearer_auth(token)).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        assert!(
+            body.get("nextLink").is_some(),
+            "nextLink is always present: {body}"
+        );
+        pages += 1;
+        items.extend(body["value"].as_array().expect("value").iter().cloned());
+        match body["nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+        assert!(pages < 50, "paging does not end");
+    }
+    (items, pages)
+}
+
+/// `name<parent name` for each item, after checking its id and type agree with each other.
+fn summary(items: &[Value]) -> Vec<String> {
+    let prefix = "/providers/Microsoft.Management/managementGroups/";
+    items
+        .iter()
+        .map(|item| {
+            let name = item["name"].as_str().expect("name");
+            let expected_id = match item["type"].as_str() {
+                Some(GROUP_TYPE) => format!("{prefix}{name}"),
+                Some(GROUP_SUB_TYPE) => format!("/subscriptions/{name}"),
+                other => panic!("unexpected type {other:?}"),
+            };
+            assert_eq!(item["id"], expected_id);
+            let parent = item["properties"]["parent"]["id"]
+                .as_str()
+                .and_then(|p| p.strip_prefix(prefix))
+                .expect("parent is a management group id");
+            format!("{name}<{parent}")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn descendants_list_every_depth_with_their_parents() {
+    let sim = start(group_world()).await;
+    let client = http(&sim);
+    let token = reader_token(&sim).await;
+    // Disabled and deleted subscriptions are still descendants.
+    sim.state()
+        .set_subscription_state(SUBS[1], SubscriptionState::Disabled)
+        .expect("known");
+    sim.state()
+        .set_subscription_state(SUBS[3], SubscriptionState::Deleted)
+        .expect("known");
+    sim.state().reset_requests();
+
+    let (status, headers, body) = send(
+        client
+            .get(descendants_url(
+                &sim,
+                TENANT,
+                "api-version=2023-04-01&$top=100",
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(header(&headers, "x-ms-ratelimit-remaining-tenant-reads").is_some());
+    assert!(body["nextLink"].is_null());
+    let items = body["value"].as_array().expect("value");
+    assert_eq!(
+        summary(items),
+        [
+            format!("{MG_A}<{TENANT}"),
+            format!("{}<{TENANT}", SUBS[2]),
+            format!("{}<{TENANT}", SUBS[3]),
+            format!("{}<{TENANT}", SUBS[4]),
+            format!("{MG_B}<{MG_A}"),
+            format!("{}<{MG_A}", SUBS[0]),
+            format!("{}<{MG_B}", SUBS[1]),
+        ]
+    );
+    // SUBS[1] sits two groups below the root.
+    let deep = items
+        .iter()
+        .find(|i| i["name"] == SUBS[1])
+        .expect("nested subscription listed");
+    assert_eq!(deep["type"], GROUP_SUB_TYPE);
+    assert_eq!(
+        deep["properties"]["displayName"],
+        format!("Subscription {}", SUBS[1])
+    );
+    let group_b = items.iter().find(|i| i["name"] == MG_B).expect("mg-b");
+    assert_eq!(group_b["properties"]["displayName"], "Group B");
+
+    // Below mg-a: mg-b and both nested subscriptions, nothing from the root. Every version
+    // answers the same; ids are matched case-insensitively.
+    for version in ["2020-05-01", "2021-04-01", "2023-04-01"] {
+        let (status, _, body) = send(
+            client
+                .get(descendants_url(
+                    &sim,
+                    "MG-A",
+                    &format!("api-version={version}&$top=10"),
+                ))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(status, 200, "{version}: {body}");
+        assert_eq!(
+            summary(body["value"].as_array().expect("value")),
+            [
+                format!("{MG_B}<{MG_A}"),
+                format!("{}<{MG_A}", SUBS[0]),
+                format!("{}<{MG_B}", SUBS[1]),
+            ],
+            "{version}"
+        );
+    }
+    let (status, _, body) = send(
+        client
+            .get(descendants_url(&sim, MG_B, "api-version=2023-04-01"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, summary(body["value"].as_array().expect("value"))),
+        (200, vec![format!("{}<{MG_B}", SUBS[1])])
+    );
+
+    // api-version: missing and unknown, as on the other routes.
+    let (status, _, body) = send(
+        client
+            .get(descendants_url(&sim, MG_A, ""))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("MissingApiVersionParameter"))
+    );
+    let (status, _, body) = send(
+        client
+            .get(descendants_url(
+                &sim,
+                MG_A,
+                "api-version=2018-03-01-preview",
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("InvalidApiVersionParameter"))
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "The api-version '2018-03-01-preview' is invalid. The supported versions are '2023-04-01,2021-04-01,2020-05-01'."
+    );
+    let (status, _, _) = send(
+        client
+            .delete(descendants_url(&sim, MG_A, "api-version=2023-04-01"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 405);
+
+    let counts = sim.state().requests();
+    assert_eq!(
+        counts.count("GET", RouteKind::ManagementGroupDescendants, None),
+        7
+    );
+    assert_eq!(counts.total, 8);
+}
+
+#[tokio::test]
+async fn descendants_page_with_top_and_next_link() {
+    let sim = start(group_world()).await;
+    let client = http(&sim);
+    let token = reader_token(&sim).await;
+    let (everything, pages) = all_descendants(
+        &client,
+        &token,
+        descendants_url(&sim, TENANT, "api-version=2023-04-01&$top=100"),
+    )
+    .await;
+    assert_eq!((everything.len(), pages), (7, 1));
+
+    // $top=3: 3 + 3 + 1, and the pages add up to the whole list.
+    let first_url = descendants_url(&sim, TENANT, "api-version=2023-04-01&$top=3");
+    let (_, _, first) = send(client.get(&first_url).bearer_auth(&token)).await;
+    assert_eq!(first["value"].as_array().map(Vec::len), Some(3));
+    let next = reqwest::Url::parse(first["nextLink"].as_str().expect("a nextLink")).expect("URL");
+    assert_eq!(
+        next.path(),
+        format!("/providers/Microsoft.Management/managementGroups/{TENANT}/descendants")
+    );
+    let query: Vec<(String, String)> = next.query_pairs().into_owned().collect();
+    assert!(query.contains(&("api-version".into(), "2023-04-01".into())));
+    let token_value = query
+        .iter()
+        .find(|(k, _)| k == "$skiptoken")
+        .map(|(_, v)| v.clone())
+        .expect("$skiptoken in nextLink");
+    assert!(
+        token_value.parse::<u64>().is_err(),
+        "the skip token is opaque, not an offset: {token_value}"
+    );
+    let (paged, pages) = all_descendants(&client, &token, first_url).await;
+    assert_eq!((paged.clone(), pages), (everything.clone(), 3));
+
+    // Without $top, the configured page size (2 by default) → 4 pages.
+    let (paged, pages) = all_descendants(
+        &client,
+        &token,
+        descendants_url(&sim, TENANT, "api-version=2020-05-01"),
+    )
+    .await;
+    assert_eq!((paged, pages), (everything.clone(), 4));
+
+    // Tokens belong to their group; $top must be a positive integer.
+    let foreign_token = descendants_url(
+        &sim,
+        MG_A,
+        &format!("api-version=2023-04-01&$skiptoken={token_value}"),
+    );
+    for url in [
+        foreign_token,
+        descendants_url(
+            &sim,
+            TENANT,
+            "api-version=2023-04-01&$skiptoken=not-a-token",
+        ),
+        descendants_url(&sim, TENANT, "api-version=2023-04-01&$top=0"),
+        descendants_url(&sim, TENANT, "api-version=2023-04-01&$top=many"),
+    ] {
+        let (status, _, body) = send(client.get(&url).bearer_auth(&token)).await;
+        assert_eq!(status, 400, "{url}: {body}");
+        assert!(body["error"]["code"].is_string());
+    }
+
+    // A bigger configured page size.
+    let sim = start(SimConfig {
+        descendant_page_size: 5,
+        ..group_world()
+    })
+    .await;
+    let client = http(&sim);
+    let token = reader_token(&sim).await;
+    let (paged, pages) = all_descendants(
+        &client,
+        &token,
+        descendants_url(&sim, TENANT, "api-version=2023-04-01"),
+    )
+    .await;
+    assert_eq!((paged.len(), pages), (7, 2));
+}
+
+#[tokio::test]
+async fn unreadable_management_group_is_403_authorization_failed() {
+    let sim = start(group_world()).await;
+    let client = http(&sim);
+    let token = writer_token(&sim).await;
+    let get = |group: &str| {
+        send(
+            client
+                .get(descendants_url(&sim, group, "api-version=2023-04-01"))
+                .bearer_auth(&token),
+        )
+    };
+    // The writer reads mg-b; neither its parent nor the root, and "*": readWrite on
+    // subscriptions does not reach groups.
+    assert_eq!(get(MG_B).await.0, 200);
+    for group in [MG_A, TENANT] {
+        let (status, _, body) = get(group).await;
+        assert_eq!(status, 403, "{group}: {body}");
+        assert_eq!(
+            body,
+            json!({"error": {
+                "code": "AuthorizationFailed",
+                "message": format!(
+                    "The client '{WRITER_OID}' with object id '{WRITER_OID}' does not have authorization to perform action 'Microsoft.Management/managementGroups/descendants/read' over scope '/providers/Microsoft.Management/managementGroups/{group}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+                ),
+            }})
+        );
+    }
+    // Granted at runtime over the control API, mg-a becomes readable; the root still is not.
+    let (status, _, _) = send(
+        client
+            .put(format!(
+                "{}_sim/access/managementGroup:{MG_A}/{WRITER}",
+                sim.url()
+            ))
+            .json(&json!({"access": "read"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(get(MG_A).await.0, 200);
+    assert_eq!(get(TENANT).await.0, 403);
+    assert_eq!(
+        sim.state()
+            .requests()
+            .matching(|c| c.route == RouteKind::ManagementGroupDescendants && c.status == 403),
+        3
+    );
+}
+
+#[tokio::test]
+async fn unknown_management_group_is_404_not_found() {
+    let sim = start(group_world()).await;
+    let client = http(&sim);
+    let reader = reader_token(&sim).await;
+    let writer = writer_token(&sim).await;
+    // Unknown ids, and groups of another tenant, whoever asks.
+    for (token, group) in [
+        (&reader, "no-such-group"),
+        (&writer, "no-such-group"),
+        (&reader, MG_FOREIGN),
+        (&reader, OTHER_TENANT),
+    ] {
+        let (status, headers, body) = send(
+            client
+                .get(descendants_url(&sim, group, "api-version=2023-04-01"))
+                .bearer_auth(token),
+        )
+        .await;
+        assert_eq!(status, 404, "{group}: {body}");
+        assert_eq!(
+            body,
+            json!({"error": {
+                "code": "NotFound",
+                "message": format!("'/providers/Microsoft.Management/managementGroups/{group}' not found"),
+            }})
+        );
+        assert!(header(&headers, "x-ms-correlation-request-id").is_some());
+    }
+}
+
+#[tokio::test]
+async fn get_descendants_replays_the_published_example() {
+    use azure_sim::{
+        Access, ManagementGroupSeed, PrincipalSeed, SubscriptionSeed, management_group_access_key,
+    };
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/arm/2023-04-01/GetDescendants.json"
+    );
+    let example: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+    let group = example["parameters"]["groupId"].as_str().expect("groupId");
+    let api_version = example["parameters"]["api-version"]
+        .as_str()
+        .expect("api-version");
+    let expected = &example["responses"]["200"]["body"];
+    let items = expected["value"].as_array().expect("value");
+
+    // The example's own shape: every key and JSON type the simulator must reproduce.
+    assert!(expected.get("nextLink").is_some_and(Value::is_null));
+    let types: Vec<&str> = items.iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(types, [GROUP_TYPE, GROUP_SUB_TYPE]);
+    for item in items {
+        let keys: Vec<&String> = item.as_object().expect("object").keys().collect();
+        assert_eq!(keys.len(), 4, "{item}");
+        for key in ["id", "type", "name"] {
+            assert!(item[key].is_string(), "{key} in {item}");
+        }
+        assert!(item["properties"]["displayName"].is_string());
+        assert!(item["properties"]["parent"]["id"].is_string());
+    }
+
+    // A world holding exactly what the example lists, below the example's group (a root).
+    let name_of_parent = |item: &Value| {
+        item["properties"]["parent"]["id"]
+            .as_str()
+            .and_then(|p| p.rsplit('/').next())
+            .expect("parent")
+            .to_owned()
+    };
+    let display = |item: &Value| {
+        item["properties"]["displayName"]
+            .as_str()
+            .expect("displayName")
+            .to_owned()
+    };
+    let mut groups: Vec<ManagementGroupSeed> = items
+        .iter()
+        .filter(|i| i["type"] == GROUP_TYPE)
+        .map(|i| {
+            ManagementGroupSeed::new(i["name"].as_str().expect("name"), display(i))
+                .under(name_of_parent(i))
+        })
+        .collect();
+    let mut subscriptions = Vec::new();
+    for item in items.iter().filter(|i| i["type"] == GROUP_SUB_TYPE) {
+        let mut seed = SubscriptionSeed::new(item["name"].as_str().expect("name"));
+        seed.display_name = display(item);
+        if let Some(holder) = groups.iter_mut().find(|g| g.id == name_of_parent(item)) {
+            holder.subscriptions.push(seed.id.clone());
+        }
+        subscriptions.push(seed);
+    }
+    let mut config = SimConfig::single_tenant(
+        group,
+        PrincipalSeed {
+            object_id: Some(READER_OID.into()),
+            ..PrincipalSeed::with_secret(READER, READER_SECRET, Access::Read)
+        },
+        subscriptions,
+    );
+    config.tenants[0].management_groups = groups;
+    config.tenants[0].principals[0]
+        .access
+        .insert(management_group_access_key(group), Access::Read);
+    let sim = start(config).await;
+    let token = token(&sim, group, READER, READER_SECRET).await;
+    let (status, _, body) = send(
+        http(&sim)
+            .get(descendants_url(
+                &sim,
+                group,
+                &format!("api-version={api_version}"),
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        &body, expected,
+        "the simulator answers the published example exactly"
+    );
+}
+
+#[tokio::test]
+async fn control_api_moves_subscriptions_and_groups() {
+    let sim = start(group_world()).await;
+    let client = http(&sim);
+    let token = reader_token(&sim).await;
+    let list = |group: &str| {
+        let url = descendants_url(&sim, group, "api-version=2023-04-01&$top=50");
+        let (client, token) = (client.clone(), token.clone());
+        async move { summary(&all_descendants(&client, &token, url).await.0) }
+    };
+    let control = |path: String, body: Value| {
+        send(client.put(format!("{}_sim/{path}", sim.url())).json(&body))
+    };
+
+    // A new group below mg-b (tenant taken from the parent), taking SUBS[2] out of the root.
+    let (status, _, body) = control(
+        "management-groups/mg-c".into(),
+        json!({"displayName": "Group C", "parent": MG_B, "subscriptions": [SUBS[2]]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        list(MG_A).await,
+        [
+            format!("{MG_B}<{MG_A}"),
+            format!("{}<{MG_A}", SUBS[0]),
+            format!("mg-c<{MG_B}"),
+            format!("{}<{MG_B}", SUBS[1]),
+            format!("{}<mg-c", SUBS[2]),
+        ]
+    );
+    let (status, _, seed) =
+        send(client.get(format!("{}_sim/management-groups/mg-c", sim.url()))).await;
+    assert_eq!(
+        (status, seed),
+        (
+            200,
+            json!({"id": "mg-c", "displayName": "Group C", "parent": MG_B, "subscriptions": [SUBS[2]]})
+        )
+    );
+
+    // Replaced without subscriptions: SUBS[2] goes back to the root group.
+    let (status, _, _) = control(
+        "management-groups/mg-c".into(),
+        json!({"displayName": "Group C2", "parent": MG_A}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(
+        list(TENANT)
+            .await
+            .contains(&format!("{}<{TENANT}", SUBS[2]))
+    );
+    assert!(list(MG_A).await.contains(&format!("mg-c<{MG_A}")));
+
+    // Moving, tagging, renaming and disabling a subscription in one update.
+    let (status, _, body) = control(
+        format!("subscriptions/{}", SUBS[3]),
+        json!({"managementGroup": "mg-c", "tags": {"team": "apps"}, "state": "Disabled", "displayName": "moved"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, _, page) = send(
+        client
+            .get(descendants_url(&sim, "mg-c", "api-version=2023-04-01"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(page["value"][0]["name"], SUBS[3]);
+    assert_eq!(page["value"][0]["properties"]["displayName"], "moved");
+    let mut listed = Vec::new();
+    let mut url = format!("{}subscriptions?api-version=2022-12-01", sim.url());
+    loop {
+        let (_, _, body) = send(client.get(&url).bearer_auth(&token)).await;
+        listed.extend(body["value"].as_array().expect("value").iter().cloned());
+        match body["nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    let moved = listed
+        .iter()
+        .find(|s| s["subscriptionId"] == SUBS[3])
+        .expect("still listed");
+    assert_eq!(
+        (&moved["tags"], &moved["state"], &moved["displayName"]),
+        (
+            &json!({"team": "apps"}),
+            &json!("Disabled"),
+            &json!("moved")
+        )
+    );
+
+    // Back to the root by naming the tenant; refusals change nothing.
+    let (status, _, _) = control(
+        format!("subscriptions/{}", SUBS[3]),
+        json!({"managementGroup": TENANT}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(
+        list(TENANT)
+            .await
+            .contains(&format!("{}<{TENANT}", SUBS[3]))
+    );
+    let before = list(TENANT).await;
+    for (path, body, expected) in [
+        (
+            format!("subscriptions/{}", SUBS[3]),
+            json!({"managementGroup": MG_FOREIGN, "tags": {}}),
+            404,
+        ),
+        (
+            format!("subscriptions/{}", SUBS[3]),
+            json!({"managementGroup": MG_A, "colour": "red"}),
+            400,
+        ),
+        (
+            format!("management-groups/{MG_A}"),
+            json!({"parent": "mg-c"}),
+            400,
+        ),
+        (
+            "management-groups/orphan".into(),
+            json!({"displayName": "no tenant"}),
+            400,
+        ),
+        (
+            format!("management-groups/{TENANT}"),
+            json!({"displayName": "root"}),
+            400,
+        ),
+        (
+            "management-groups/mg-d".into(),
+            json!({"parent": MG_A, "subscriptions": [FOREIGN_SUB]}),
+            400,
+        ),
+        (
+            "management-groups/mg-d".into(),
+            json!({"parent": MG_A, "subscriptions": [UNKNOWN_SUB]}),
+            404,
+        ),
+    ] {
+        let (status, _, answer) = control(path.clone(), body).await;
+        assert_eq!(status, expected, "{path}: {answer}");
+    }
+    assert_eq!(list(TENANT).await, before);
+    assert_eq!(sim.state().management_group("mg-d"), None);
+    let tags = listed_tags(&sim, &client, &token, SUBS[3]).await;
+    assert_eq!(
+        tags,
+        json!({"team": "apps"}),
+        "the refused update left the tags alone"
+    );
+}
+
+async fn listed_tags(
+    sim: &azure_sim::SimHandle,
+    client: &reqwest::Client,
+    token: &str,
+    sub: &str,
+) -> Value {
+    let mut url = format!("{}subscriptions?api-version=2022-12-01", sim.url());
+    loop {
+        let (_, _, body) = send(client.get(&url).bearer_auth(token)).await;
+        if let Some(found) = body["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["subscriptionId"] == sub)
+        {
+            return found.get("tags").cloned().unwrap_or(Value::Null);
+        }
+        url = body["nextLink"]
+            .as_str()
+            .expect("subscription listed")
+            .to_owned();
+    }
+}
+
+#[tokio::test]
+async fn faults_and_counters_cover_management_group_descendants() {
+    let sim = start(group_world()).await;
+    let client = http(&sim);
+    let token = reader_token(&sim).await;
+    let (status, _, _) = send(
+        client
+            .put(format!("{}_sim/faults", sim.url()))
+            .json(&json!({
+                "rules": [{
+                    "route": "managementGroupDescendants",
+                    "storm": {"requests": 1, "retryAfterSecs": 2}
+                }]
+            })),
+    )
+    .await;
+    assert_eq!(status, 204);
+    sim.state().reset_requests();
+    let get = || {
+        send(
+            client
+                .get(descendants_url(&sim, MG_A, "api-version=2023-04-01"))
+                .bearer_auth(&token),
+        )
+    };
+    let (status, headers, body) = get().await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("TooManyRequests"))
+    );
+    assert_eq!(header(&headers, "retry-after"), Some("2"));
+    // The storm is scoped to the route: listing subscriptions is unaffected.
+    let (status, _, _) = send(
+        client
+            .get(format!("{}subscriptions?api-version=2022-12-01", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(get().await.0, 200, "the storm is over");
+    let counts = sim.state().requests();
+    let descendants = |status: u16| {
+        counts.matching(|c| {
+            c.route == RouteKind::ManagementGroupDescendants
+                && c.method == "GET"
+                && c.subscription.is_none()
+                && c.status == status
+        })
+    };
+    assert_eq!((descendants(429), descendants(200)), (1, 1));
+    assert_eq!(counts.count("GET", RouteKind::Subscriptions, None), 1);
+    let (_, _, snapshot) = send(client.get(format!("{}_sim/requests", sim.url()))).await;
+    assert!(
+        snapshot["entries"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|c| c["route"] == "managementGroupDescendants"))
+    );
+}
+
+#[tokio::test]
+async fn demo_world_has_a_management_group_hierarchy() {
+    use azure_sim::*;
+    let sim = start(SimConfig::demo()).await;
+    let client = http(&sim);
+    let token = token(&sim, DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
+    let (items, _) = all_descendants(
+        &client,
+        &token,
+        descendants_url(&sim, DEMO_TENANT_ID, "api-version=2023-04-01"),
+    )
+    .await;
+    let items = summary(&items);
+    for expected in [
+        format!("{DEMO_MG_PLATFORM}<{DEMO_TENANT_ID}"),
+        format!("{DEMO_MG_APPS}<{DEMO_MG_PLATFORM}"),
+        format!("{DEMO_SUB_COMPLIANT}<{DEMO_MG_PLATFORM}"),
+        format!("{DEMO_SUB_CONTACT_MISSING}<{DEMO_MG_PLATFORM}"),
+        format!("{DEMO_SUB_PORTAL_EDITED}<{DEMO_MG_APPS}"),
+        // Descendants are not filtered by the caller's roles on subscriptions, nor by state.
+        format!("{DEMO_SUB_NO_ACCESS}<{DEMO_TENANT_ID}"),
+        format!("{DEMO_SUB_DISABLED}<{DEMO_TENANT_ID}"),
+    ] {
+        assert!(
+            items.contains(&expected),
+            "{expected} missing from {items:#?}"
+        );
+    }
+    assert_eq!(items.len(), 11, "2 groups and 9 subscriptions");
+    let (_, _, apps) = send(
+        client
+            .get(descendants_url(
+                &sim,
+                DEMO_MG_APPS,
+                "api-version=2023-04-01",
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        summary(apps["value"].as_array().expect("value")),
+        [format!("{DEMO_SUB_PORTAL_EDITED}<{DEMO_MG_APPS}")]
+    );
+}

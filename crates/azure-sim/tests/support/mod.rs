@@ -87,6 +87,7 @@ pub fn world() -> SimConfig {
                     ),
                 ],
                 subscriptions: SUBS.iter().map(|s| SubscriptionSeed::new(*s)).collect(),
+                management_groups: Vec::new(),
             },
             TenantSeed {
                 id: OTHER_TENANT.into(),
@@ -96,6 +97,7 @@ pub fn world() -> SimConfig {
                     Access::ReadWrite,
                 )],
                 subscriptions: vec![SubscriptionSeed::new(FOREIGN_SUB)],
+                management_groups: Vec::new(),
             },
         ],
         oidc_issuers: vec![issuer().seed()],
