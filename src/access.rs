@@ -30,7 +30,8 @@ use kube::{
 use serde::{Deserialize, Serialize};
 
 use crate::crd::{
-    DeletionPolicy, EmailMerge, Mode, SUBSCRIPTION_ID_PATTERN, SecurityContactPolicySpec,
+    DeletionPolicy, EmailMerge, MANAGEMENT_GROUP_PATTERN, Mode, SUBSCRIPTION_ID_PATTERN,
+    SecurityContactPolicySpec,
 };
 
 /// A namespace name (DNS-1123 label).
@@ -64,15 +65,26 @@ pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
         json_path = ".metadata.creationTimestamp"
     )
 )]
+#[x_kube(validation = Rule::new(
+    "(has(self.subscriptions) && size(self.subscriptions) > 0) || (has(self.managementGroups) && size(self.managementGroups) > 0)"
+).message("grant subscriptions, managementGroups, or both"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityContactAccessSpec {
     /// The namespaces whose policies this access applies to.
     pub namespaces: NamespaceSelection,
 
-    /// Subscriptions those policies may govern through the operator's identity.
-    #[schemars(length(min = 1, max = 10000), extend("x-kubernetes-list-type" = "set"))]
+    /// Subscriptions those policies may govern through the operator's identity, by id.
+    #[serde(default)]
+    #[schemars(length(max = 10000), extend("x-kubernetes-list-type" = "set"))]
     #[schemars(inner(regex(pattern = SUBSCRIPTION_ID_PATTERN), length(max = 36)))]
     pub subscriptions: Vec<String>,
+
+    /// Management groups those policies may select (`subscriptionSelector.managementGroups`):
+    /// every subscription under them, as Azure lists them on each pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(regex(pattern = MANAGEMENT_GROUP_PATTERN), length(min = 1, max = 90)))]
+    pub management_groups: Vec<String>,
 
     /// Modes allowed (default both: Audit only reads, Enforce writes).
     #[serde(default = "default_modes")]
@@ -167,6 +179,7 @@ struct Grant {
     /// `None` when there is no selector or it does not parse (then it selects nothing).
     selector: Option<Selector>,
     subscriptions: HashSet<String>,
+    management_groups: HashSet<String>,
     modes: Vec<Mode>,
     merges: Vec<EmailMerge>,
     deletion_policies: Vec<DeletionPolicy>,
@@ -187,6 +200,11 @@ impl Grant {
                 .subscriptions
                 .iter()
                 .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            management_groups: spec
+                .management_groups
+                .iter()
+                .map(|g| g.to_ascii_lowercase())
                 .collect(),
             modes: spec.modes.clone(),
             merges: spec.email_merges.clone(),
@@ -265,6 +283,30 @@ impl Grants {
                  subscriptions, or give the policy its own spec.credentials"
             ));
         }
+        if let Some(selector) = &spec.subscription_selector {
+            if selector.all_visible || selector.management_groups.is_empty() {
+                return Err(format!(
+                    "a subscriptionSelector over every visible subscription (allVisible, or \
+                     matchTags without managementGroups) may use the operator's Azure identity \
+                     only in a trusted namespace, and {namespace} is not one: select \
+                     managementGroups a SecurityContactAccess grants, or give the policy its \
+                     own spec.credentials"
+                ));
+            }
+            if let Some(group) = selector.management_groups.iter().find(|g| {
+                !selecting.iter().any(|a| {
+                    a.management_groups.contains(&g.to_ascii_lowercase())
+                        && a.allows(ask.mode, ask.merge, ask.deletion)
+                })
+            }) {
+                return Err(format!(
+                    "no SecurityContactAccess for namespace {namespace} allows mode {:?} with \
+                     emailMerge {:?} and deletionPolicy {:?} on management group {group}; this \
+                     policy makes no Azure call until a cluster admin grants it",
+                    ask.mode, ask.merge, ask.deletion
+                ));
+            }
+        }
         let refused: Vec<&String> = spec
             .subscriptions
             .iter()
@@ -336,7 +378,19 @@ impl Grants {
             merge: spec.contact.email_merge,
             deletion: DeletionPolicy::Revert,
         };
-        permits(&selecting, subscription, ask)
+        // A subscription a selector found: allowed while every group of the selector is
+        // still granted Revert (where it sits now is not known without asking Azure).
+        let by_groups = spec.subscription_selector.as_ref().is_some_and(|sel| {
+            !sel.all_visible
+                && !sel.management_groups.is_empty()
+                && sel.management_groups.iter().all(|g| {
+                    selecting.iter().any(|a| {
+                        a.management_groups.contains(&g.to_ascii_lowercase())
+                            && a.allows(ask.mode, ask.merge, ask.deletion)
+                    })
+                })
+        });
+        by_groups || permits(&selecting, subscription, ask)
     }
 }
 
@@ -372,6 +426,7 @@ mod tests {
                     selector: None,
                 },
                 subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
+                management_groups: Vec::new(),
                 modes: default_modes(),
                 email_merges: default_merges(),
                 deletion_policies: default_deletion_policies(),
@@ -532,5 +587,43 @@ mod tests {
         assert!(grants.check("anything", &no_labels(), &p).is_err());
         let grants = Grants::new(trusted(&[]), [&broken]);
         assert!(grants.check("anything", &labelled, &p).is_err());
+    }
+
+    #[test]
+    fn a_selector_needs_its_management_groups_granted_and_never_all_visible() {
+        let mut a = access("team-a-groups", &["team-a"], &[]);
+        a.spec.management_groups = vec!["Team-A-Apps".into()];
+        let grants = Grants::new(trusted(&["security"]), [&a]);
+        let selecting = |groups: &[&str], all_visible: bool| {
+            let mut p = spec(&[], &["a@contoso.com"]);
+            p.subscription_selector = Some(crate::crd::SubscriptionSelector {
+                management_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+                all_visible,
+                ..Default::default()
+            });
+            p
+        };
+        assert!(
+            grants
+                .check("team-a", &no_labels(), &selecting(&["team-a-apps"], false))
+                .is_ok()
+        );
+        let why = grants
+            .check(
+                "team-a",
+                &no_labels(),
+                &selecting(&["team-a-apps", "root"], false),
+            )
+            .unwrap_err();
+        assert!(why.contains("management group root"), "{why}");
+        let why = grants
+            .check("team-a", &no_labels(), &selecting(&[], true))
+            .unwrap_err();
+        assert!(why.contains("only in a trusted namespace"), "{why}");
+        assert!(
+            grants
+                .check("security", &no_labels(), &selecting(&[], true))
+                .is_ok()
+        );
     }
 }

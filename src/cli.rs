@@ -46,6 +46,10 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Grade every subscription the identity can see (or those under --management-group)
+    /// against CIS 8.1.12-8.1.15, with no manifest; never writes.
+    /// Exit 0 all compliant, 1 some non-compliant, 2 any error.
+    Audit(AuditArgs),
     /// Print the CustomResourceDefinitions (SecurityContactPolicy, SecurityContactAccess; YAML).
     Crd,
     /// Serve a local Azure simulator (ARM + Entra token endpoint over HTTPS).
@@ -119,6 +123,25 @@ pub struct OneShotArgs {
     pub azure: AzureArgs,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// Audit the subscriptions under this management group, at any depth (repeatable);
+    /// every visible subscription when omitted.
+    #[arg(long = "management-group", value_name = "ID")]
+    pub management_groups: Vec<String>,
+
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: Output,
+
+    /// How long to keep asking an unavailable token endpoint (Entra, IMDS) before reporting
+    /// it (exit 2), in seconds.
+    #[arg(long, default_value_t = crate::oneshot::TOKEN_DEADLINE.as_secs(), value_name = "SECONDS")]
+    pub token_timeout: u64,
+
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
 #[cfg(feature = "azure-sim")]
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
@@ -137,6 +160,10 @@ pub struct SimulateArgs {
 pub enum Output {
     Table,
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning and other SARIF consumers).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,9 @@
 //! controller. [`crate::validate`] enforces exactly the same rules for the one-shot CLI, and a
 //! property test keeps the two in step.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,9 @@ pub mod limits {
     pub const MAX_PHONE_LEN: usize = 40;
     pub const MAX_INTERVAL_LEN: usize = 16;
     pub const MAX_SECRET_NAME_LEN: usize = 253;
+    pub const MAX_EXCLUSIONS: usize = 1000;
+    /// Characters of an exclusion's reason (JSON Schema counts characters, not bytes).
+    pub const MAX_REASON_LEN: usize = 256;
     /// Shortest accepted `interval`. One minute is the sensible floor in production; seconds
     /// are accepted down to this value so end-to-end tests can watch several intervals pass.
     pub const MIN_INTERVAL_SECS: u64 = 5;
@@ -49,6 +54,10 @@ pub const INTERVAL_PATTERN: &str = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
 /// A Kubernetes object name (DNS-1123 subdomain).
 pub const SECRET_NAME_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// A management group id: letters, digits, `-`, `_`, `(`, `)`, `.` (up to 90 characters; not
+/// ending in a period).
+pub const MANAGEMENT_GROUP_PATTERN: &str = r"^[a-zA-Z0-9_().-]*[a-zA-Z0-9_()-]$";
 
 /// An Entra tenant: a GUID or a domain name.
 pub const TENANT_PATTERN: &str = r"^([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+)$";
@@ -91,16 +100,27 @@ pub const DEFAULT_INTERVAL: &str = "15m";
 #[x_kube(validation = Rule::new(
     "!(self.mode == 'Audit' && self.deletionPolicy == 'Revert')"
 ).message("deletionPolicy Revert needs mode Enforce: an Audit policy never writes, so it has nothing to revert").field_path(".deletionPolicy"))]
+#[x_kube(validation = Rule::new(
+    "(has(self.subscriptions) && size(self.subscriptions) > 0) || has(self.subscriptionSelector)"
+).message("name subscriptions, a subscriptionSelector, or both"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityContactPolicySpec {
     /// Enforce (default) remediates drift; Audit only reports it and never writes to Azure.
     #[serde(default)]
     pub mode: Mode,
 
-    /// The subscriptions this policy governs.
-    #[schemars(length(min = 1, max = 10000), extend("x-kubernetes-list-type" = "set"))]
+    /// Subscriptions this policy governs, by id. Combined with `subscriptionSelector` (the
+    /// union, then `exclusions`); at least one of the two is required.
+    #[serde(default)]
+    #[schemars(length(max = 10000), extend("x-kubernetes-list-type" = "set"))]
     #[schemars(inner(regex(pattern = SUBSCRIPTION_ID_PATTERN), length(max = 36)))]
     pub subscriptions: Vec<String>,
+
+    /// Subscriptions found in Azure on every pass: under management groups, by tag, or every
+    /// one the identity can see. Only subscriptions that can raise alerts are selected
+    /// (Enabled, Warned, PastDue); Disabled and Deleted ones are counted and skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_selector: Option<SubscriptionSelector>,
 
     /// The security contact every subscription must have.
     pub contact: ContactSpec,
@@ -123,6 +143,14 @@ pub struct SecurityContactPolicySpec {
     #[serde(default)]
     pub suspend: bool,
 
+    /// Subscriptions left alone, each with the reason and optionally until when (as Azure
+    /// Policy exemptions have). An excluded subscription is never read or written; once
+    /// `expires` has passed, the exclusion stops applying and is reported as expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["subscription"]))]
+    pub exclusions: Vec<Exclusion>,
+
     /// Azure credentials for this policy; the operator's own identity when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Credentials>,
@@ -130,6 +158,47 @@ pub struct SecurityContactPolicySpec {
 
 fn default_interval() -> String {
     DEFAULT_INTERVAL.to_owned()
+}
+
+/// Subscriptions found in Azure. The criteria given all apply: under any of
+/// `managementGroups` (or, without groups, among every visible subscription) and carrying
+/// every tag of `matchTags`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = Rule::new(
+    "(has(self.managementGroups) && size(self.managementGroups) > 0) || (has(self.matchTags) && size(self.matchTags) > 0) || (has(self.allVisible) && self.allVisible)"
+).message("subscriptionSelector needs managementGroups, matchTags or allVisible: true"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionSelector {
+    /// Management group ids: every subscription under them, at any depth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(regex(pattern = MANAGEMENT_GROUP_PATTERN), length(min = 1, max = 90)))]
+    pub management_groups: Vec<String>,
+
+    /// Subscription tags that must all be present with these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(length(max = 20))]
+    pub match_tags: BTreeMap<String, String>,
+
+    /// Every subscription the identity can see (narrowed by `matchTags` if given).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_visible: bool,
+}
+
+/// A subscription this policy leaves alone, and why.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Exclusion {
+    #[schemars(length(max = 36), regex(pattern = SUBSCRIPTION_ID_PATTERN))]
+    pub subscription: String,
+
+    /// Why it is excluded, for the people reading the status (e.g. a ticket).
+    #[schemars(length(min = 1, max = 256))]
+    pub reason: String,
+
+    /// When the exclusion stops applying (RFC 3339, e.g. `2027-03-31T00:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Time>,
 }
 
 /// The required contact. A field left out is not managed: its Azure value is kept on write.
@@ -278,10 +347,55 @@ pub struct SecurityContactPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
 
+    /// What `subscriptionSelector` found on the last pass that could resolve it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<SelectionStatus>,
+
+    /// The exclusions of the spec as they stand: active ones are not governed, expired ones
+    /// are governed again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
+    pub exclusions: Vec<ExclusionStatus>,
+
     /// Up to 50 subscriptions that are not compliant or could not be checked, worst first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50))]
     pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+// i32, not usize: the API server warns on non-Kubernetes integer formats.
+pub struct SelectionStatus {
+    /// Subscriptions named by id or selected (before exclusions).
+    pub resolved: i32,
+    /// Found by the selector, before the state filter.
+    pub found: i32,
+    /// Selected on the last pass and not the one before (up to 20 shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub joined: Vec<String>,
+    /// Selected on the pass before and not the last one (up to 20 shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub left: Vec<String>,
+    /// Selected although `Warned` or `PastDue`, by state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub degraded: BTreeMap<String, i32>,
+    /// Found but skipped (`Disabled`, `Deleted`), by state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, i32>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExclusionStatus {
+    pub subscription_id: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// True once `expires` has passed: the subscription is governed again.
+    pub expired: bool,
 }
 
 /// Counts over every governed subscription (the list above is truncated, these are not).

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod admin;
 pub mod arm;
+pub mod audit;
 pub(crate) mod cis;
 pub mod cli;
 pub mod connect;
@@ -18,6 +19,7 @@ pub mod crd;
 pub mod emails;
 #[cfg(feature = "azure-sim")]
 pub mod embedded;
+pub mod exclusions;
 pub mod leader;
 pub mod manifest;
 pub mod metrics;
@@ -26,6 +28,7 @@ pub(crate) mod outcome;
 pub(crate) mod overlap;
 pub(crate) mod plan;
 pub mod report;
+pub mod selection;
 #[cfg(test)]
 mod testing;
 mod text;

@@ -8,7 +8,8 @@ use security_contact_operator::{
     access::{self, TrustedNamespaces},
     admin,
     arm::metrics::ArmMetrics,
-    cli::{Cli, Command, LogFormat, OneShotArgs, Output, RunArgs},
+    audit,
+    cli::{AuditArgs, Cli, Command, LogFormat, OneShotArgs, Output, RunArgs},
     controller, crd, leader, manifest,
     metrics::Metrics,
     oneshot::{self, Action, EXIT_ERROR},
@@ -28,10 +29,11 @@ async fn main() -> ExitCode {
     );
     let code = match command {
         Command::Crd => {
-            print!("{}---\n{}", crd::crd_yaml(), access::crd_yaml());
+            emit(&format!("{}---\n{}", crd::crd_yaml(), access::crd_yaml()));
             0
         }
         Command::Check(args) => one_shot(args, Action::Check).await,
+        Command::Audit(args) => run_audit(args).await,
         Command::Apply { args, dry_run } => one_shot(args, Action::Apply { dry_run }).await,
         #[cfg(feature = "azure-sim")]
         Command::Simulate(args) => {
@@ -40,6 +42,14 @@ async fn main() -> ExitCode {
         Command::Run(args) => exit_code(run(args).await),
     };
     ExitCode::from(code)
+}
+
+/// Writes a report to stdout. A reader that went away (`| head`) is not an error worth a
+/// panic: the exit code still says what the report said.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// 0 on success; an error is printed and gives [`EXIT_ERROR`].
@@ -51,6 +61,46 @@ fn exit_code(outcome: Result<()>) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+async fn run_audit(args: AuditArgs) -> u8 {
+    let AuditArgs {
+        management_groups,
+        output,
+        token_timeout,
+        azure,
+    } = args;
+    let concurrency = usize::from(azure.concurrency);
+    let azure = match azure.connect(ArmMetrics::default()).await {
+        Ok(a) => a,
+        Err(e) => return exit_code(Err(e)),
+    };
+    let target = audit::Target { management_groups };
+    let (report, scope) = audit::run(
+        &azure.arm,
+        &target,
+        concurrency,
+        std::time::Duration::from_secs(token_timeout),
+    )
+    .await;
+    match output {
+        Output::Table => {
+            emit(&format!(
+                "{}\n{}",
+                audit::summary(&scope),
+                report::text(&report)
+            ));
+        }
+        Output::Json => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&report::json(&report)).expect("the report is JSON");
+            value["scope"] = serde_json::to_value(&scope).expect("the scope is JSON");
+            emit(&format!("{value:#}\n"));
+        }
+        Output::Sarif => emit(&format!("{}\n", report::sarif(&report))),
+        Output::Junit => emit(&report::junit(&report)),
+    }
+    report.exit_code()
 }
 
 async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
@@ -76,8 +126,25 @@ async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
     let token_deadline = std::time::Duration::from_secs(token_timeout);
     let result = oneshot::run(&policies, &azure.arm, action, concurrency, token_deadline).await;
     match output {
-        Output::Table => print!("{}", report::text(&result)),
-        Output::Json => println!("{}", report::json(&result)),
+        Output::Table => emit(&report::text(&result)),
+        Output::Json => emit(&format!("{}\n", report::json(&result))),
+        Output::Sarif => {
+            // Code scanning places each result on the manifest that declared the policy.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let manifests = policies
+                .iter()
+                .map(|p| {
+                    let path = p.source.strip_prefix(&cwd).unwrap_or(&p.source);
+                    let path = path.to_string_lossy().replace('\\', "/");
+                    (p.id(), path.trim_start_matches("./").to_owned())
+                })
+                .collect();
+            emit(&format!(
+                "{}\n",
+                report::sarif_with_manifests(&result, &manifests)
+            ));
+        }
+        Output::Junit => emit(&report::junit(&result)),
     }
     result.exit_code()
 }

@@ -19,7 +19,7 @@ use crate::{
     manifest::Loaded,
     outcome::reason,
     overlap::{self, Contender, Rank},
-    plan,
+    plan, selection,
 };
 
 /// Exit codes, part of the public interface.
@@ -40,6 +40,21 @@ pub enum Action {
 pub struct Report {
     pub results: Vec<SubscriptionResult>,
     pub arm_calls: ArmCalls,
+    /// Per policy: what its selector found and its exclusions (only for policies that have
+    /// either).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<PolicyScope>,
+}
+
+/// Which subscriptions one policy governed in this run, beyond the ids it names.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyScope {
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<crate::crd::SelectionStatus>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<crate::crd::ExclusionStatus>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -85,10 +100,53 @@ pub async fn run(
         arm.metrics().count("DELETE"),
     );
 
-    let (acting, mut results) = match token(arm, token_deadline).await {
+    let token = token(arm, token_deadline).await;
+    // What each policy governs today: its ids plus what its selector finds, without the
+    // actively excluded subscriptions (never read).
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let mut unresolved = Vec::new();
+    let mut scopes = Vec::new();
+    let mut governed: Vec<Loaded> = Vec::with_capacity(policies.len());
+    for p in policies {
+        let mut p = p.clone();
+        let mut scope = PolicyScope {
+            policy: p.id(),
+            selection: None,
+            exclusions: crate::exclusions::statuses(&p.policy.spec, now),
+        };
+        if token.is_ok() && p.policy.spec.subscription_selector.is_some() {
+            match selection::resolve(arm, &p.policy.spec).await {
+                Ok(found) => {
+                    scope.selection = Some(selection::status(&found, None));
+                    p.policy.spec.subscriptions = found.subscriptions;
+                }
+                Err(e) => {
+                    let mut failure = Failure::from(&e);
+                    failure.message =
+                        format!("cannot resolve subscriptionSelector: {}", failure.message);
+                    unresolved.push(
+                        SubscriptionResult::new(
+                            p.id(),
+                            p.policy.spec.mode,
+                            "(subscriptionSelector)",
+                        )
+                        .failed(failure),
+                    );
+                }
+            }
+        }
+        p.policy.spec = crate::exclusions::governed(&p.policy.spec, now).into_owned();
+        governed.push(p);
+        if scope.selection.is_some() || !scope.exclusions.is_empty() {
+            scopes.push(scope);
+        }
+    }
+    let policies = governed.as_slice();
+    let (acting, mut results) = match token {
         Ok(()) => hold_back_conflicts(policies),
         Err(e) => (Vec::new(), every_subscription(policies, &Failure::from(&e))),
     };
+    results.extend(unresolved);
     let targets = group_by_subscription(&acting);
     let swept: Vec<SubscriptionResult> = stream::iter(targets)
         .map(|(subscription, governing)| async move {
@@ -110,6 +168,7 @@ pub async fn run(
     });
 
     Report {
+        scopes,
         results,
         arm_calls: ArmCalls {
             get: arm.metrics().count("GET") - before_get,
@@ -121,7 +180,7 @@ pub async fn run(
 
 /// A token, retrying transient failures (with backoff, honouring `Retry-After`) until
 /// `deadline` has passed.
-async fn token(arm: &ArmClient, deadline: Duration) -> Result<(), ArmError> {
+pub(crate) async fn token(arm: &ArmClient, deadline: Duration) -> Result<(), ArmError> {
     let started = tokio::time::Instant::now();
     let mut wait = Duration::from_secs(1);
     loop {

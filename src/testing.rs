@@ -7,6 +7,7 @@ pub fn spec(subscriptions: &[&str], emails: &[&str]) -> SecurityContactPolicySpe
     SecurityContactPolicySpec {
         mode: Mode::Enforce,
         subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
+        subscription_selector: None,
         contact: ContactSpec {
             emails: emails.iter().map(|e| (*e).to_owned()).collect(),
             email_merge: EmailMerge::Additive,
@@ -18,6 +19,7 @@ pub fn spec(subscriptions: &[&str], emails: &[&str]) -> SecurityContactPolicySpe
         interval: "15m".into(),
         deletion_policy: DeletionPolicy::Orphan,
         suspend: false,
+        exclusions: Vec::new(),
         credentials: None,
     }
 }

@@ -11,8 +11,9 @@ use regex::Regex;
 
 use crate::{
     crd::{
-        DeletionPolicy, INTERVAL_PATTERN, Mode, PHONE_PATTERN, SECRET_NAME_PATTERN,
-        SUBSCRIPTION_ID_PATTERN, SecurityContactPolicySpec, TENANT_PATTERN, limits,
+        DeletionPolicy, INTERVAL_PATTERN, MANAGEMENT_GROUP_PATTERN, Mode, PHONE_PATTERN,
+        SECRET_NAME_PATTERN, SUBSCRIPTION_ID_PATTERN, SecurityContactPolicySpec, TENANT_PATTERN,
+        limits,
     },
     emails,
 };
@@ -52,6 +53,7 @@ static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| regex(PHONE_PATTERN));
 static INTERVAL_RE: LazyLock<Regex> = LazyLock::new(|| regex(INTERVAL_PATTERN));
 static SECRET_NAME_RE: LazyLock<Regex> = LazyLock::new(|| regex(SECRET_NAME_PATTERN));
 static TENANT_RE: LazyLock<Regex> = LazyLock::new(|| regex(TENANT_PATTERN));
+static MANAGEMENT_GROUP_RE: LazyLock<Regex> = LazyLock::new(|| regex(MANAGEMENT_GROUP_PATTERN));
 
 /// Checks a spec against every schema and CEL rule of the CRD.
 pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
@@ -61,9 +63,51 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
     v.count(
         "spec.subscriptions",
         subs.len(),
-        1,
+        0,
         limits::MAX_SUBSCRIPTIONS,
     );
+    if subs.is_empty() && spec.subscription_selector.is_none() {
+        v.fail(
+            "spec",
+            "",
+            "name subscriptions, a subscriptionSelector, or both",
+        );
+    }
+    if let Some(selector) = &spec.subscription_selector {
+        let groups = &selector.management_groups;
+        v.count(
+            "spec.subscriptionSelector.managementGroups",
+            groups.len(),
+            0,
+            100,
+        );
+        for (i, g) in groups.iter().enumerate() {
+            let field = format!("spec.subscriptionSelector.managementGroups[{i}]");
+            if g.is_empty() || g.len() > 90 || !MANAGEMENT_GROUP_RE.is_match(g) {
+                v.fail(
+                    &field,
+                    g,
+                    "must be a management group id (letters, digits, - _ ( ) ., not ending in '.')",
+                );
+            }
+            if groups[..i].contains(g) {
+                v.fail(&field, g, "duplicate management group");
+            }
+        }
+        v.count(
+            "spec.subscriptionSelector.matchTags",
+            selector.match_tags.len(),
+            0,
+            20,
+        );
+        if groups.is_empty() && selector.match_tags.is_empty() && !selector.all_visible {
+            v.fail(
+                "spec.subscriptionSelector",
+                "",
+                "subscriptionSelector needs managementGroups, matchTags or allVisible: true",
+            );
+        }
+    }
     for (i, sub) in subs.iter().enumerate() {
         let field = format!("spec.subscriptions[{i}]");
         if !SUBSCRIPTION_RE.is_match(sub) {
@@ -71,6 +115,36 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
         }
         if subs[..i].contains(sub) {
             v.fail(&field, sub, "duplicate subscription");
+        }
+    }
+
+    v.count(
+        "spec.exclusions",
+        spec.exclusions.len(),
+        0,
+        limits::MAX_EXCLUSIONS,
+    );
+    for (i, e) in spec.exclusions.iter().enumerate() {
+        let field = format!("spec.exclusions[{i}]");
+        if e.subscription.len() > 36 || !SUBSCRIPTION_RE.is_match(&e.subscription) {
+            v.fail(
+                format!("{field}.subscription"),
+                &e.subscription,
+                "must be a subscription id (GUID)",
+            );
+        }
+        if spec.exclusions[..i]
+            .iter()
+            .any(|o| o.subscription == e.subscription)
+        {
+            v.fail(&field, &e.subscription, "duplicate exclusion");
+        }
+        if e.reason.is_empty() || e.reason.chars().count() > limits::MAX_REASON_LEN {
+            v.fail(
+                format!("{field}.reason"),
+                &e.reason,
+                "must say why, in 1 to 256 characters",
+            );
         }
     }
 

@@ -239,3 +239,93 @@ async fn dry_run_prints_the_diff_and_writes_nothing() {
             .is_none()
     );
 }
+
+/// `audit` through the public endpoint flags, demo identity, no manifest.
+async fn audit(sim: &simulator::SimHandle, extra: &[&str]) -> common::Run {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    sim.write_ca(&ca).unwrap();
+    let url = sim.url().to_string();
+    let ca = ca.display().to_string();
+    let mut args = vec![
+        "audit",
+        "--arm-endpoint",
+        &url,
+        "--authority-host",
+        &url,
+        "--ca-file",
+        &ca,
+    ];
+    args.extend(extra);
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(
+            &args,
+            &[
+                ("AZURE_TENANT_ID", simulator::DEMO_TENANT_ID),
+                ("AZURE_CLIENT_ID", simulator::DEMO_CLIENT_ID),
+                ("AZURE_CLIENT_SECRET", simulator::DEMO_CLIENT_SECRET),
+            ],
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_grades_every_visible_subscription_with_no_manifest() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let out = audit(&sim, &["-o", "json"]).await;
+    // The demo world has a subscription without Microsoft.Security registered: exit 2.
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let scope = &report["scope"];
+    assert_eq!(scope["source"], "all visible subscriptions");
+    assert_eq!(scope["skipped"]["Disabled"], 1, "{scope}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, scope["graded"].as_u64().unwrap());
+    let verdict = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["subscription"] == id)
+            .map(|r| r["verdict"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(verdict(simulator::DEMO_SUB_COMPLIANT).unwrap(), "Compliant");
+    assert_eq!(
+        verdict(simulator::DEMO_SUB_CONTACT_MISSING).unwrap(),
+        "NonCompliant"
+    );
+    // One list, one read per graded subscription, nothing written.
+    let reads = sim
+        .state()
+        .requests()
+        .count("GET", RouteKind::SecurityContact, None);
+    assert_eq!(reads, scope["graded"].as_u64().unwrap());
+    // One listing of the visible subscriptions, in as many pages as ARM (here) makes of them.
+    let pages = scope["found"]
+        .as_u64()
+        .unwrap()
+        .div_ceil(SimConfig::demo().subscription_page_size as u64);
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("GET", RouteKind::Subscriptions, None),
+        pages
+    );
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("PUT", RouteKind::SecurityContact, None),
+        0
+    );
+
+    let table = audit(&sim, &[]).await;
+    assert!(
+        table.stdout.starts_with(
+            "audited 7 of 8 subscriptions (all visible subscriptions); skipped 1 Disabled"
+        ),
+        "{}",
+        table.stdout
+    );
+}

@@ -74,11 +74,28 @@ fn structural(schema: &Value, value: &Value) -> bool {
                 .all(|(k, v)| props.get(k).is_some_and(|s| structural(s, v)))
         }
         Value::Array(items) => {
-            let unique = schema.get("x-kubernetes-list-type") != Some(&json!("set"))
-                || items
+            let unique = match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("set") => items
                     .iter()
                     .enumerate()
-                    .all(|(i, x)| !items[..i].contains(x));
+                    .all(|(i, x)| !items[..i].contains(x)),
+                // A list-map's keys identify its items: no two may share them.
+                Some("map") => {
+                    let keys: Vec<&str> = schema["x-kubernetes-list-map-keys"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    let key =
+                        |x: &Value| keys.iter().map(|k| x.get(*k).cloned()).collect::<Vec<_>>();
+                    items
+                        .iter()
+                        .enumerate()
+                        .all(|(i, x)| !items[..i].iter().any(|y| key(y) == key(x)))
+                }
+                _ => true,
+            };
             let item_schema = schema.get("items").cloned().unwrap_or(Value::Null);
             unique && items.iter().all(|x| structural(&item_schema, x))
         }
@@ -249,6 +266,41 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
                 ]),
             ),
             weighted(vec![None], some(&[json!(1)])),
+            weighted(
+                vec![
+                    None,
+                    Some(json!({"managementGroups": ["contoso-platform"]})),
+                    Some(json!({"matchTags": {"env": "prod"}})),
+                    Some(json!({"allVisible": true, "matchTags": {"team": "a"}})),
+                    Some(json!({"managementGroups": ["mg(1)_x-y"], "allVisible": false})),
+                ],
+                some(&[
+                    json!({}),
+                    json!({"allVisible": false}),
+                    json!({"managementGroups": []}),
+                    json!({"managementGroups": ["ends-with-dot."]}),
+                    json!({"managementGroups": ["has space"]}),
+                    json!({"managementGroups": ["a".repeat(91)]}),
+                    json!({"managementGroups": ["x", "x"]}),
+                    json!({"labels": {"a": "b"}}),
+                ]),
+            ),
+            weighted(
+                vec![
+                    None,
+                    Some(json!([{"subscription": GUID, "reason": "legacy, SEC-1"}])),
+                    Some(json!([{"subscription": GUID, "reason": "migration",
+                                 "expires": "2027-03-31T00:00:00Z"}])),
+                ],
+                some(&[
+                    json!([{"subscription": "not-a-guid", "reason": "x"}]),
+                    json!([{"subscription": GUID, "reason": ""}]),
+                    json!([{"subscription": GUID, "reason": "r".repeat(257)}]),
+                    json!([{"subscription": GUID}]),
+                    json!([{"subscription": GUID, "reason": "a"}, {"subscription": GUID, "reason": "b"}]),
+                    json!([{"subscription": GUID, "reason": "x", "ticket": "SEC-1"}]),
+                ]),
+            ),
         ),
     )
         .prop_map(
@@ -260,7 +312,7 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
                 severity,
                 risk,
                 phone,
-                (interval, mode, deletion, suspend, credentials, extra),
+                (interval, mode, deletion, suspend, credentials, extra, selector, exclusions),
             )| {
                 let mut contact = Map::new();
                 contact.insert("emails".into(), emails);
@@ -283,6 +335,8 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
                 put(&mut spec, "suspend", suspend);
                 put(&mut spec, "credentials", credentials);
                 put(&mut spec, "extraField", extra);
+                put(&mut spec, "exclusions", exclusions);
+                put(&mut spec, "subscriptionSelector", selector);
                 Value::Object(spec)
             },
         )

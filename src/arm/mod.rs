@@ -26,13 +26,15 @@ use self::{
     metrics::{ArmMetrics, RequestLabels},
     token::Credential,
     wire::{
-        API_VERSION, CONTACT_NAME, ContactProperties, PutBody, SecurityContact, Subscription,
-        SubscriptionPage,
+        API_VERSION, CONTACT_NAME, ContactProperties, Descendant, DescendantPage, PutBody,
+        SecurityContact, Subscription, SubscriptionPage,
     },
 };
 
 /// api-version of `Microsoft.Resources` subscription listing.
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
+/// `Microsoft.Management` management groups (descendants), the .NET SDK's default.
+pub const MANAGEMENT_GROUPS_API_VERSION: &str = "2023-04-01";
 
 /// How hard to try before giving up on one request.
 #[derive(Clone, Debug)]
@@ -213,15 +215,45 @@ impl ArmClient {
             let answer = self.get(url).await?;
             let page: SubscriptionPage = decode(&answer.body)?;
             all.extend(page.value);
-            next = match page.next_link.filter(|l| !l.is_empty()) {
-                Some(link) => Some(
-                    Url::parse(&link)
-                        .map_err(|e| ArmError::Decode(format!("bad nextLink {link:?}: {e}")))?,
-                ),
-                None => None,
-            };
+            next = next_link(page.next_link)?;
         }
         Ok(all)
+    }
+
+    /// The ids of every subscription under management group `group`, at any depth (one
+    /// `descendants` listing, following `nextLink`).
+    pub async fn management_group_subscriptions(
+        &self,
+        group: &str,
+    ) -> Result<Vec<String>, ArmError> {
+        let mut url = self.endpoint.clone();
+        url.path_segments_mut()
+            .map_err(|()| ArmError::Decode("the ARM endpoint cannot be a base".into()))?
+            .clear()
+            .extend([
+                "providers",
+                "Microsoft.Management",
+                "managementGroups",
+                group,
+                "descendants",
+            ]);
+        url.set_query(Some(&format!(
+            "api-version={MANAGEMENT_GROUPS_API_VERSION}"
+        )));
+        let mut ids = Vec::new();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let answer = self.get(url).await?;
+            let page: DescendantPage = decode(&answer.body)?;
+            ids.extend(
+                page.value
+                    .iter()
+                    .filter_map(Descendant::subscription)
+                    .map(str::to_ascii_lowercase),
+            );
+            next = next_link(page.next_link)?;
+        }
+        Ok(ids)
     }
 
     /// Reads every subscription's contact with at most `concurrency` requests in flight;
@@ -359,6 +391,16 @@ struct Answer {
     status: StatusCode,
     headers: http::HeaderMap,
     body: bytes::Bytes,
+}
+
+/// The next page, if ARM gave one.
+fn next_link(link: Option<String>) -> Result<Option<Url>, ArmError> {
+    match link.filter(|l| !l.is_empty()) {
+        Some(link) => Url::parse(&link)
+            .map(Some)
+            .map_err(|e| ArmError::Decode(format!("bad nextLink {link:?}: {e}"))),
+        None => Ok(None),
+    }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ArmError> {

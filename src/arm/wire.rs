@@ -150,8 +150,46 @@ pub struct Subscription {
     pub subscription_id: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Enabled, Warned, PastDue, Disabled or Deleted.
     #[serde(default)]
     pub state: Option<String>,
+    /// Absent on untagged subscriptions.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// `ManagementGroups_GetDescendants` page (`Microsoft.Management` 2020-05-01 and later): every
+/// group and subscription below a group, at any depth, flat.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DescendantPage {
+    #[serde(default)]
+    pub value: Vec<Descendant>,
+    #[serde(default)]
+    pub next_link: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Descendant {
+    /// `/subscriptions/<id>` or `/providers/Microsoft.Management/managementGroups/<id>`.
+    #[serde(default)]
+    pub id: String,
+    /// `Microsoft.Management/managementGroups/subscriptions` for a subscription (the docs also
+    /// say `/subscriptions`), `Microsoft.Management/managementGroups` for a group.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+impl Descendant {
+    /// The subscription id, when this descendant is a subscription.
+    pub fn subscription(&self) -> Option<&str> {
+        let by_type = self.kind.eq_ignore_ascii_case("/subscriptions")
+            || self.kind.to_ascii_lowercase().ends_with("/subscriptions");
+        let by_id = self.id.to_ascii_lowercase().starts_with("/subscriptions/");
+        (by_type || by_id).then_some(self.name.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::{
     Error, Result,
     arm::{ArmError, fresh::Write},
     crd::{DeletionPolicy, Mode, SecurityContactPolicy},
-    emails,
+    emails, exclusions,
     outcome::Failure,
     overlap::{self, Contender},
     plan::{self, RevertAction},
@@ -147,8 +147,23 @@ async fn revert(
     // Only subscriptions the namespace may still revert through this identity: an access
     // object withdrawn since the addresses were added withdraws Revert too.
     let judge = ctx.access.judge();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    // An actively excluded subscription is never read or written, Revert included.
+    let governed = exclusions::governed(&policy.spec, now);
+    let excluded = |s: &str| {
+        policy
+            .spec
+            .subscriptions
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(s))
+            && !governed
+                .subscriptions
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(s))
+    };
     let (subscriptions, refused): (Vec<&String>, Vec<&String>) = record
         .subscriptions()
+        .filter(|s| !excluded(s))
         .partition(|s| judge.permits_revert(policy, s));
     if !refused.is_empty() {
         notes.push(Note::warning(
@@ -191,9 +206,19 @@ async fn revert(
     }
 
     let all = ctx.store.state();
-    // A policy that may not act has no say in what stays.
-    let others: Vec<Contender<'_>> = gate::live_others(policy, all.iter().map(AsRef::as_ref))
-        .filter_map(|p| judge.standing(p).ok().map(|tier| gate::contender(p, tier)))
+    // A policy that may not act has no say in what stays, nor one that excludes the
+    // subscription.
+    let governed_others: Vec<_> = gate::live_others(policy, all.iter().map(AsRef::as_ref))
+        .filter_map(|p| {
+            judge
+                .standing(p)
+                .ok()
+                .map(|tier| (p, tier, ctx.governed(p, now)))
+        })
+        .collect();
+    let others: Vec<Contender<'_>> = governed_others
+        .iter()
+        .map(|(p, tier, spec)| gate::contender(p, spec, *tier))
         .collect();
     let mut reverted = Vec::new();
     for subscription in subscriptions {

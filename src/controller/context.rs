@@ -1,6 +1,13 @@
 //! What every reconcile shares: clients, the policy cache, locks, metrics, backoff state.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -15,7 +22,12 @@ use tokio_util::sync::CancellationToken;
 use super::{
     FIELD_MANAGER, access::AccessView, credentials::ClientCache, ledger::Ledger, sweep::WriteLocks,
 };
-use crate::{connect::Azure, crd::SecurityContactPolicy, metrics::Metrics};
+use crate::{
+    connect::Azure,
+    crd::{SecurityContactPolicy, SecurityContactPolicySpec},
+    exclusions,
+    metrics::Metrics,
+};
 
 pub struct Context {
     pub client: Client,
@@ -39,6 +51,9 @@ pub struct Context {
     /// flight checks it before every write, so it stops before its next write rather than
     /// after its last.
     pub stop_writing: CancellationToken,
+    /// What each selector policy resolved to on its last pass, by policy UID: what it governs
+    /// in the others' overlap and Revert decisions until its next pass.
+    pub(crate) selections: Mutex<HashMap<String, Arc<Vec<String>>>>,
     /// Consecutive failed passes per policy, for the error policy's backoff.
     failures: Mutex<HashMap<ObjectRef<SecurityContactPolicy>, u32>>,
 }
@@ -71,6 +86,7 @@ impl Context {
             locks: Default::default(),
             clients: Default::default(),
             failures: Default::default(),
+            selections: Default::default(),
         }
     }
 
@@ -80,6 +96,46 @@ impl Context {
         let n = failures.entry(ObjectRef::from_obj(policy)).or_default();
         *n = n.saturating_add(1);
         *n
+    }
+
+    /// What `p` governs at `now`: its last resolved selection (or its ids, before the first),
+    /// without active exclusions.
+    pub(crate) fn governed<'a>(
+        &self,
+        p: &'a SecurityContactPolicy,
+        now: Timestamp,
+    ) -> Cow<'a, SecurityContactPolicySpec> {
+        let selected = p.spec.subscription_selector.as_ref().and_then(|_| {
+            self.selections
+                .lock()
+                .expect("selections")
+                .get(&p.uid().unwrap_or_default())
+                .cloned()
+        });
+        let base = match selected {
+            Some(subscriptions) => {
+                let mut spec = p.spec.clone();
+                spec.subscriptions = subscriptions.to_vec();
+                Cow::Owned(spec)
+            }
+            None => Cow::Borrowed(&p.spec),
+        };
+        if let Cow::Owned(spec) = exclusions::governed(&base, now) {
+            return Cow::Owned(spec);
+        }
+        base
+    }
+
+    /// Records what `p` resolved to; returns what it had resolved to before, if known.
+    pub(crate) fn selected(
+        &self,
+        p: &SecurityContactPolicy,
+        subscriptions: Vec<String>,
+    ) -> Option<Arc<Vec<String>>> {
+        self.selections
+            .lock()
+            .expect("selections")
+            .insert(p.uid().unwrap_or_default(), Arc::new(subscriptions))
     }
 
     /// Forgets a policy's backoff state: after a good pass, or once it is deleted.

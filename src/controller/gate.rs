@@ -6,10 +6,12 @@
 //! back by an older one (see [`crate::overlap`]) reads nothing. Suspended and not-allowed
 //! policies are invisible to the others: they hold no one back.
 
+use std::borrow::Cow;
+
 use kube::ResourceExt;
 
 use crate::{
-    crd::SecurityContactPolicy,
+    crd::{SecurityContactPolicy, SecurityContactPolicySpec},
     outcome::Failure,
     outcome::reason,
     overlap::{self, Contender, Rank},
@@ -29,10 +31,21 @@ pub enum Gate {
 /// precedence in overlaps ([`crate::overlap::Rank::tier`]).
 pub type Standing = Result<u8, String>;
 
+/// What a policy governs now: its subscriptions as last resolved, without active exclusions.
+pub trait Governed<'a>:
+    Fn(&'a SecurityContactPolicy) -> Cow<'a, SecurityContactPolicySpec>
+{
+}
+impl<'a, F: Fn(&'a SecurityContactPolicy) -> Cow<'a, SecurityContactPolicySpec>> Governed<'a>
+    for F
+{
+}
+
 pub fn gate<'a>(
-    policy: &SecurityContactPolicy,
+    policy: &'a SecurityContactPolicy,
     all: impl IntoIterator<Item = &'a SecurityContactPolicy>,
     standing: impl Fn(&SecurityContactPolicy) -> Standing,
+    governed: impl Governed<'a>,
 ) -> Gate {
     if policy.spec.suspend {
         return Gate::Suspended;
@@ -41,11 +54,22 @@ pub fn gate<'a>(
         Ok(tier) => tier,
         Err(why) => return Gate::Blocked(Failure::terminal(reason::NOT_ALLOWED, why)),
     };
-    let others: Vec<Contender<'_>> = live_others(policy, all)
+    // Overlaps are judged on what each policy governs now: excluded subscriptions share
+    // nothing.
+    let governed_others: Vec<(
+        &SecurityContactPolicy,
+        u8,
+        Cow<'_, SecurityContactPolicySpec>,
+    )> = live_others(policy, all)
         .filter(|p| !p.spec.suspend)
-        .filter_map(|p| standing(p).ok().map(|tier| contender(p, tier)))
+        .filter_map(|p| standing(p).ok().map(|tier| (p, tier, governed(p))))
         .collect();
-    match overlap::conflict(&contender(policy, tier), &others) {
+    let others: Vec<Contender<'_>> = governed_others
+        .iter()
+        .map(|(p, tier, spec)| contender(p, spec, *tier))
+        .collect();
+    let mine = governed(policy);
+    match overlap::conflict(&contender(policy, &mine, tier), &others) {
         Some(why) => Gate::Blocked(Failure::terminal(reason::CONFLICT, why)),
         None => Gate::Run,
     }
@@ -64,7 +88,11 @@ pub fn live_others<'a>(
 
 /// A policy as the overlap rule sees it: trusted namespace first, then older by creation
 /// time, then namespace, then name.
-pub fn contender(p: &SecurityContactPolicy, tier: u8) -> Contender<'_> {
+pub fn contender<'a>(
+    p: &SecurityContactPolicy,
+    spec: &'a SecurityContactPolicySpec,
+    tier: u8,
+) -> Contender<'a> {
     let namespace = p.namespace().unwrap_or_default();
     let name = p.name_any();
     Contender {
@@ -79,14 +107,27 @@ pub fn contender(p: &SecurityContactPolicy, tier: u8) -> Contender<'_> {
             namespace,
             name,
         },
-        spec: &p.spec,
+        spec,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
     use super::*;
     use crate::{controller::fixtures::PolicyBuilder, crd::EmailMerge};
+
+    /// `governed` for policies whose spec alone says what they govern at `now`.
+    fn as_written(
+        now: Timestamp,
+    ) -> impl for<'a> Fn(&'a SecurityContactPolicy) -> Cow<'a, SecurityContactPolicySpec> {
+        move |p| crate::exclusions::governed(&p.spec, now)
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_800_000_100).unwrap()
+    }
 
     fn anyone(_: &SecurityContactPolicy) -> Standing {
         Ok(0)
@@ -100,15 +141,21 @@ mod tests {
             .exact()
             .suspended()
             .build();
-        assert_eq!(gate(&new, [&old, &new], anyone), Gate::Suspended);
+        assert_eq!(
+            gate(&new, [&old, &new], anyone, as_written(now())),
+            Gate::Suspended
+        );
     }
 
     #[test]
     fn the_newer_exact_policy_is_blocked_and_the_older_runs() {
         let old = PolicyBuilder::new("old").created(0).build();
         let new = PolicyBuilder::new("new").created(5).exact().build();
-        assert_eq!(gate(&old, [&old, &new], anyone), Gate::Run);
-        match gate(&new, [&old, &new], anyone) {
+        assert_eq!(
+            gate(&old, [&old, &new], anyone, as_written(now())),
+            Gate::Run
+        );
+        match gate(&new, [&old, &new], anyone, as_written(now())) {
             Gate::Blocked(f) => {
                 assert_eq!(f.reason, reason::CONFLICT);
                 assert!(f.message.contains("conflicts with ns/old"), "{}", f.message);
@@ -129,7 +176,10 @@ mod tests {
             .created(5)
             .merge(EmailMerge::Exact)
             .build();
-        assert_eq!(gate(&new, [&old, &new], anyone), Gate::Run);
+        assert_eq!(
+            gate(&new, [&old, &new], anyone, as_written(now())),
+            Gate::Run
+        );
     }
 
     #[test]
@@ -153,12 +203,22 @@ mod tests {
             }
         };
         assert_eq!(
-            gate(&new, [&suspended, &intruder, &new], only_ns),
+            gate(
+                &new,
+                [&suspended, &intruder, &new],
+                only_ns,
+                as_written(now())
+            ),
             Gate::Run
         );
         // Without the access rule, the intruder's older Exact policy would have held it back.
         assert!(matches!(
-            gate(&new, [&suspended, &intruder, &new], anyone),
+            gate(
+                &new,
+                [&suspended, &intruder, &new],
+                anyone,
+                as_written(now())
+            ),
             Gate::Blocked(_)
         ));
     }
@@ -166,7 +226,12 @@ mod tests {
     #[test]
     fn not_allowed_is_stalled_before_anything_else_and_says_why() {
         let p = PolicyBuilder::new("p").namespace("team-b").build();
-        match gate(&p, [&p], |_| Err("no SecurityContactAccess".to_owned())) {
+        match gate(
+            &p,
+            [&p],
+            |_| Err("no SecurityContactAccess".to_owned()),
+            as_written(now()),
+        ) {
             Gate::Blocked(f) => {
                 assert_eq!(f.reason, reason::NOT_ALLOWED);
                 assert!(!f.transient);
@@ -191,8 +256,11 @@ mod tests {
                 1
             })
         };
-        assert_eq!(gate(&security, [&team, &security], tiers), Gate::Run);
-        match gate(&team, [&team, &security], tiers) {
+        assert_eq!(
+            gate(&security, [&team, &security], tiers, as_written(now())),
+            Gate::Run
+        );
+        match gate(&team, [&team, &security], tiers, as_written(now())) {
             Gate::Blocked(f) => assert!(
                 f.message
                     .contains("namespace trusted with the operator's identity takes precedence"),

@@ -30,14 +30,16 @@ use super::{
     events,
     gate::{self, Gate},
     ledger,
-    record::{self, Retry},
+    record::{self, Note, Retry},
     sweep,
 };
 use crate::{
     Error, Result,
     controller::status::Pass,
-    crd::{DeletionPolicy, SecurityContactPolicy, SecurityContactPolicyStatus},
+    crd::{DeletionPolicy, SecurityContactPolicy, SecurityContactPolicyStatus, SelectionStatus},
+    exclusions,
     outcome::Failure,
+    selection,
     validate::parse_interval,
 };
 
@@ -86,23 +88,37 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
         .map_err(|_| Error::Shutdown)?;
     let id = policy_id(policy);
     let judge = ctx.access.judge();
-    let gate = gate::gate(policy, ctx.store.state().iter().map(AsRef::as_ref), |p| {
-        judge.standing(p)
-    });
-    let progressing = record::progressing(policy, Timestamp::now());
+    let now = Timestamp::now();
+    let all = ctx.store.state();
+    let gate = gate::gate(
+        policy,
+        all.iter().map(AsRef::as_ref),
+        |p| judge.standing(p),
+        |p| ctx.governed(p, now),
+    );
+    let progressing = record::progressing(policy, now);
 
     // Act.
     if let Some(status) = &progressing {
         patch_status(policy, ctx, status).await?;
     }
+    let mut notes = Vec::new();
+    let mut selection = None;
     let pass = match gate {
         Gate::Suspended => Pass::Suspended,
         Gate::Blocked(failure) => Pass::Blocked(failure),
-        Gate::Run => sweep(policy, ctx, &id).await?,
+        Gate::Run => sweep(policy, ctx, &id, now, &mut selection, &mut notes).await?,
     };
 
     // Record.
-    let record = record::record(policy, progressing.as_ref(), &pass, Timestamp::now());
+    let mut record = record::record(
+        policy,
+        progressing.as_ref(),
+        &pass,
+        selection.as_ref(),
+        Timestamp::now(),
+    );
+    record.events.splice(0..0, notes);
     if let Some(status) = &record.status {
         patch_status(policy, ctx, status).await?;
     }
@@ -120,14 +136,28 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
         }),
         None => {
             ctx.forget(policy);
-            Ok(Action::requeue(interval(policy).mul_f64(jitter())))
+            // ARM has no watch: the next pass is the drift check, due after the interval or
+            // when an exclusion expires, whichever comes first.
+            let mut wait = interval(policy).mul_f64(jitter());
+            if let Some(expiry) = exclusions::next_expiry(&policy.spec, now) {
+                let until = expiry.duration_since(now).as_secs_f64().max(0.0);
+                wait = wait.min(Duration::from_secs_f64(until) + Duration::from_secs(1));
+            }
+            Ok(Action::requeue(wait))
         }
     }
 }
 
 /// Credentials, then one sweep over the subscriptions; addresses the sweep added are put in
 /// the Revert ledger right after (never before) the write that added them.
-async fn sweep(policy: &SecurityContactPolicy, ctx: &Context, id: &str) -> Result<Pass> {
+async fn sweep(
+    policy: &SecurityContactPolicy,
+    ctx: &Context,
+    id: &str,
+    now: Timestamp,
+    selection_status: &mut Option<SelectionStatus>,
+    notes: &mut Vec<Note>,
+) -> Result<Pass> {
     let arm = match ctx
         .clients
         .client_for(&ctx.client, &ctx.azure, policy)
@@ -142,10 +172,45 @@ async fn sweep(policy: &SecurityContactPolicy, ctx: &Context, id: &str) -> Resul
     if let Err(e) = arm.check_credential().await {
         return Ok(Pass::Blocked(Failure::from(&e)));
     }
+    // A selector is resolved afresh on every pass; what joined or left is said once.
+    if policy.spec.subscription_selector.is_some() {
+        let fresh = match selection::resolve(&arm, &policy.spec).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                let mut failure = Failure::from(&e);
+                failure.message =
+                    format!("cannot resolve subscriptionSelector: {}", failure.message);
+                return Ok(Pass::Blocked(failure));
+            }
+        };
+        let before = ctx.selected(policy, fresh.subscriptions.clone());
+        let shown = selection::status(&fresh, before.as_deref().map(Vec::as_slice));
+        for (reason, list) in [
+            ("SubscriptionsJoined", &shown.joined),
+            ("SubscriptionsLeft", &shown.left),
+        ] {
+            if !list.is_empty() {
+                notes.push(Note::normal(reason, list.join(", ")));
+            }
+        }
+        *selection_status = Some(shown);
+        // The fresh selection may now overlap another policy: decide again before writing.
+        let judge = ctx.access.judge();
+        let all = ctx.store.state();
+        if let Gate::Blocked(failure) = gate::gate(
+            policy,
+            all.iter().map(AsRef::as_ref),
+            |p| judge.standing(p),
+            |p| ctx.governed(p, now),
+        ) {
+            return Ok(Pass::Blocked(failure));
+        }
+    }
+    let governed = ctx.governed(policy, now);
     let swept = sweep::sweep(
         &arm,
         id,
-        &policy.spec,
+        &governed,
         &ctx.locks,
         ctx.concurrency,
         &ctx.stop_writing,

@@ -9,7 +9,8 @@ use kube::{Resource, runtime::events::EventType};
 
 use crate::{
     controller::status::{self, Pass},
-    crd::{SecurityContactPolicy, SecurityContactPolicyStatus, condition::READY},
+    crd::{SecurityContactPolicy, SecurityContactPolicyStatus, SelectionStatus, condition::READY},
+    exclusions,
     outcome::Verdict,
     outcome::reason,
 };
@@ -74,13 +75,40 @@ pub fn progressing(
     let started = Pass::Started {
         subscriptions: policy.spec.subscriptions.len(),
     };
-    Some(status::next(
-        generation,
-        policy.spec.mode,
-        previous,
-        &started,
-        now,
-    ))
+    let mut next = status::next(generation, policy.spec.mode, previous, &started, now);
+    with_exclusions(&mut next, policy, now);
+    Some(next)
+}
+
+/// The exclusions as they stand at `now`; an expired one is named in the Ready message, since
+/// its subscription is governed again.
+fn with_exclusions(
+    status: &mut SecurityContactPolicyStatus,
+    policy: &SecurityContactPolicy,
+    now: Timestamp,
+) {
+    status.exclusions = exclusions::statuses(&policy.spec, now);
+    let expired: Vec<String> = status
+        .exclusions
+        .iter()
+        .filter(|e| e.expired)
+        .map(|e| {
+            format!(
+                "the exclusion of {} expired at {}: it is governed again",
+                e.subscription_id,
+                e.expires.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    if expired.is_empty() {
+        return;
+    }
+    if let Some(ready) = status.conditions.iter_mut().find(|c| c.type_ == READY) {
+        ready.message = crate::text::clip(
+            &format!("{}; {}", ready.message, expired.join("; ")),
+            32_768,
+        );
+    }
 }
 
 /// The record of `pass`. `before` is the status the pass started from (what Events compare
@@ -90,11 +118,20 @@ pub fn record(
     policy: &SecurityContactPolicy,
     written: Option<&SecurityContactPolicyStatus>,
     pass: &Pass,
+    selection: Option<&SelectionStatus>,
     now: Timestamp,
 ) -> Record {
     let before = policy.status.as_ref();
     let holds = written.or(before);
-    let next = status::next(policy.meta().generation, policy.spec.mode, holds, pass, now);
+    let mut next = status::next(policy.meta().generation, policy.spec.mode, holds, pass, now);
+    with_exclusions(&mut next, policy, now);
+    // What the selector found: this pass's, else the last known (a pass that did not get as
+    // far as resolving learned nothing new); none once the selector is gone.
+    next.selection = policy.spec.subscription_selector.as_ref().and(
+        selection
+            .cloned()
+            .or_else(|| holds.and_then(|h| h.selection.clone())),
+    );
     let events = events(before, &next, pass);
     Record {
         status: (holds != Some(&next)).then_some(next),
@@ -122,6 +159,26 @@ pub fn events(
             .collect();
         if !written.is_empty() {
             notes.push(Note::normal("Remediated", written.join("; ")));
+        }
+    }
+    let was_expired = |subscription: &str| {
+        before.is_some_and(|b| {
+            b.exclusions
+                .iter()
+                .any(|e| e.expired && e.subscription_id == subscription)
+        })
+    };
+    for e in next.exclusions.iter().filter(|e| e.expired) {
+        if !was_expired(&e.subscription_id) {
+            notes.push(Note::normal(
+                "ExclusionExpired",
+                format!(
+                    "{}: the exclusion ({}) expired at {}; the subscription is governed again",
+                    e.subscription_id,
+                    e.reason,
+                    e.expires.as_deref().unwrap_or_default()
+                ),
+            ));
         }
     }
     let ready = |s: Option<&SecurityContactPolicyStatus>| {
@@ -213,7 +270,7 @@ mod tests {
     #[test]
     fn steady_state_writes_nothing_and_says_nothing() {
         let pass = swept(&[("s1", Verdict::Compliant)]);
-        let first = record(&PolicyBuilder::new("p").build(), None, &pass, at(0));
+        let first = record(&PolicyBuilder::new("p").build(), None, &pass, None, at(0));
         let status = first.status.clone().expect("first status");
         assert_eq!(
             first.events.len(),
@@ -224,7 +281,7 @@ mod tests {
         assert_eq!(first.events[0].reason, reason::COMPLIANT);
 
         let steady = PolicyBuilder::new("p").status(status).build();
-        let again = record(&steady, None, &pass, at(600));
+        let again = record(&steady, None, &pass, None, at(600));
         assert_eq!(
             again,
             Record {
@@ -241,6 +298,7 @@ mod tests {
             &PolicyBuilder::new("p").build(),
             None,
             &swept(&[("s1", Verdict::Compliant)]),
+            None,
             at(0),
         )
         .status
@@ -250,6 +308,7 @@ mod tests {
             &policy,
             None,
             &swept(&[("s1", Verdict::Remediated)]),
+            None,
             at(60),
         );
         assert_eq!(r.status, None, "still 1/1 compliant: nothing to write");
@@ -269,6 +328,7 @@ mod tests {
             &policy,
             Some(&progressing),
             &swept(&[("s1", Verdict::Compliant)]),
+            None,
             at(1),
         );
         assert!(r.status.is_some(), "Progressing must be replaced");

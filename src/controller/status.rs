@@ -229,6 +229,8 @@ fn summarise(mode: Mode, results: &[SubscriptionResult]) -> (SecurityContactPoli
         conditions: Vec::new(),
         compliance: Some(compliance),
         summary: Some(summary),
+        selection: None,
+        exclusions: Vec::new(),
         subscriptions,
     };
     (status, overall)

@@ -842,6 +842,7 @@ fn access_to(subscription: &str) -> SecurityContactAccess {
                 ),
             },
             subscriptions: vec![subscription.to_owned()],
+            management_groups: Vec::new(),
             modes: vec![crate::crd::Mode::Audit, crate::crd::Mode::Enforce],
             email_merges: vec![crate::crd::EmailMerge::Additive],
             deletion_policies: vec![crate::crd::DeletionPolicy::Orphan],

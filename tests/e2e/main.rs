@@ -4,6 +4,7 @@
 //! `--include-ignored`; plain `cargo test` lists it as ignored because it needs the binaries.
 
 mod chart;
+mod fleet;
 mod support;
 mod tenancy;
 

@@ -209,6 +209,7 @@ pub fn world(subscriptions: &[(&str, Option<Value>)]) -> SimConfig {
                     seed
                 })
                 .collect(),
+            management_groups: Vec::new(),
         }],
         ..Default::default()
     }
