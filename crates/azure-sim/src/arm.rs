@@ -21,6 +21,20 @@
 //! group unknown in the caller's tenant → 404 `NotFound`, no read grant on the group or an
 //! ancestor → 403 `AuthorizationFailed` for `Microsoft.Management/managementGroups/descendants/read`.
 //!
+//! The Activity Log (`…/providers/Microsoft.Insights/eventtypes/management/values`) takes steps
+//! 1–5 (the subscription reads bucket; api-version 2015-04-01 only), then RBAC → 403
+//! `AuthorizationFailed` for `Microsoft.Insights/eventtypes/values/read` (any read grant on the
+//! subscription allows it, as Reader does), then `$filter` → 400 (see `activity_log.rs`).
+//!
+//! A token issued for another resource (Microsoft Graph) is refused at step 1 with 401
+//! `InvalidAuthenticationTokenAudience` "The access token has been obtained for wrong audience
+//! or resource '…'. It should exactly match with one of the allowed audiences …", the message
+//! quoted in Azure-Samples/active-directory-dotnetcore-daemon-v2#145 and
+//! JetBrains/azure-tools-for-intellij#16.
+//!
+//! Every successful `PUT` or `DELETE` of a contact is recorded for the Activity Log, with the
+//! caller's object id, the request's correlation id and its arrival and completion times.
+//!
 //! So a request that is throttled or refused by RBAC still spends a token, as ARM's do.
 
 use std::time::SystemTime;
@@ -28,15 +42,17 @@ use std::time::SystemTime;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
+use super::activity_log::{self, ACTIVITY_LOG_API_VERSION, Actor, ContactWriteRecord};
 use super::arm_error::{ArmError, CONTACTS_API_VERSION, MANAGEMENT_GROUPS_API_VERSIONS};
 use super::clock;
+use super::config::{DEFAULT_ARM_AUDIENCE, GRAPH_AUDIENCE};
 use super::contacts;
 use super::management_groups;
 use super::route::Route;
 use super::state::Shared;
 use super::subscriptions;
 use super::throttle::{OpClass, Spend, retry_after_secs};
-use super::tokens::{Identity, TokenRejection};
+use super::tokens::{Audience, Identity, TokenRejection};
 
 /// The parts of a request the ARM handlers look at.
 pub(crate) struct ArmRequest<'a> {
@@ -45,6 +61,8 @@ pub(crate) struct ArmRequest<'a> {
     pub(crate) query: Option<&'a str>,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: &'a [u8],
+    /// The `x-ms-correlation-request-id` the response carries (the client's, or a fresh one).
+    pub(crate) correlation_id: &'a str,
 }
 
 impl ArmRequest<'_> {
@@ -57,7 +75,7 @@ impl ArmRequest<'_> {
 }
 
 /// Serves a request on one of the ARM routes (`Route::Subscriptions`, `SecurityContact(s)`,
-/// `ManagementGroupDescendants`).
+/// `ManagementGroupDescendants`, `ActivityLog`).
 pub(crate) fn handle(shared: &Shared, route: &Route, request: &ArmRequest<'_>) -> Response {
     let realm = realm_tenant(shared, route);
     let caller = match authenticate(shared, request.headers, &realm) {
@@ -94,6 +112,9 @@ pub(crate) fn handle(shared: &Shared, route: &Route, request: &ArmRequest<'_>) -
         Route::Subscriptions => list_subscriptions(shared, &caller, request),
         Route::ManagementGroupDescendants { group } => {
             list_descendants(shared, group, &caller, request)
+        }
+        Route::ActivityLog { subscription } => {
+            list_activity_log(shared, subscription, &caller, request)
         }
         _ => contact_operation(shared, route, &caller, request),
     }
@@ -160,7 +181,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, realm: &str) -> Result<Ide
         ));
     };
     let now = SystemTime::now();
-    shared
+    let identity = shared
         .tokens
         .validate(token, now)
         .map_err(|rejection| match rejection {
@@ -182,7 +203,24 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, realm: &str) -> Result<Ide
                 ),
                 "The access token has expired.",
             ),
-        })
+        })?;
+    if identity.audience != Audience::Arm {
+        let allowed = if shared.arm_audience == DEFAULT_ARM_AUDIENCE {
+            "'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'".to_owned()
+        } else {
+            format!("'{0}/','{0}'", shared.arm_audience)
+        };
+        return Err(unauthorized(
+            shared,
+            realm,
+            "InvalidAuthenticationTokenAudience",
+            format!(
+                "The access token has been obtained for wrong audience or resource '{GRAPH_AUDIENCE}'. It should exactly match with one of the allowed audiences {allowed}."
+            ),
+            "The access token has been obtained for wrong audience or resource.",
+        ));
+    }
+    Ok(identity)
 }
 
 fn list_subscriptions(
@@ -263,12 +301,68 @@ fn list_descendants(
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
+fn list_activity_log(
+    shared: &Shared,
+    subscription_id: &str,
+    caller: &Identity,
+    request: &ArmRequest<'_>,
+) -> Result<Response, ArmError> {
+    match request.query_param("api-version").filter(|v| !v.is_empty()) {
+        None => return Err(ArmError::missing_api_version()),
+        Some(v) if !v.eq_ignore_ascii_case(ACTIVITY_LOG_API_VERSION) => {
+            return Err(ArmError::invalid_api_version_of(
+                &v,
+                &[ACTIVITY_LOG_API_VERSION],
+            ));
+        }
+        Some(_) => {}
+    }
+    if request.method != Method::GET {
+        return Err(ArmError::method_not_allowed(request.method.as_str()));
+    }
+    let world = shared.world();
+    let sub = world
+        .subscription(subscription_id)
+        .ok_or_else(|| ArmError::subscription_not_found(subscription_id))?;
+    if !sub.tenant_id.eq_ignore_ascii_case(&caller.tenant_id) {
+        return Err(wrong_tenant(shared, &caller.tenant_id, &sub.tenant_id));
+    }
+    if !world
+        .access(&caller.tenant_id, &caller.client_id, subscription_id)
+        .can_read()
+    {
+        return Err(ArmError::authorization_failed(
+            &caller.object_id,
+            "Microsoft.Insights/eventtypes/values/read",
+            request.path.trim_end_matches('/'),
+        ));
+    }
+    let filter = request.query_param("$filter").unwrap_or_default();
+    let select = request.query_param("$select");
+    let skip_token = request.query_param("$skiptoken");
+    let body = activity_log::page(
+        world.contact_writes(),
+        &activity_log::Query {
+            subscription_id: &sub.id,
+            filter_text: &filter,
+            select: select.as_deref(),
+            skip_token: skip_token.as_deref(),
+            page_size: shared.activity_log_page_size,
+            arm_audience: &shared.arm_audience,
+            base_url: &shared.base_url,
+        },
+        SystemTime::now(),
+    )?;
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
 fn contact_operation(
     shared: &Shared,
     route: &Route,
     caller: &Identity,
     request: &ArmRequest<'_>,
 ) -> Result<Response, ArmError> {
+    let begun = SystemTime::now();
     match request.query_param("api-version").filter(|v| !v.is_empty()) {
         None => return Err(ArmError::missing_api_version()),
         Some(v) if !v.eq_ignore_ascii_case(CONTACTS_API_VERSION) => {
@@ -325,12 +419,37 @@ fn contact_operation(
     let sub = world
         .subscription_mut(&subscription_id)
         .ok_or_else(|| ArmError::subscription_not_found(&subscription_id))?;
-    Ok(match (route, request.method) {
+    let (stored_id, tenant_id) = (sub.id.clone(), sub.tenant_id.clone());
+    let response = match (route, request.method) {
         (Route::SecurityContacts { .. }, _) => contacts::list(sub, shared.etags),
         (_, &Method::PUT) => contacts::put(sub, request.body, shared.etags, if_match),
         (_, &Method::DELETE) => contacts::delete(sub, shared.etags, if_match),
         _ => contacts::get(sub, shared.etags),
-    })
+    };
+    if is_write && response.status().is_success() {
+        let client_request_id = request
+            .headers
+            .get("x-ms-client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        world.record_contact_write(ContactWriteRecord::new(
+            &stored_id,
+            &tenant_id,
+            Actor::App {
+                object_id: caller.object_id.clone(),
+                client_id: caller.client_id.clone(),
+                appidacr: caller.appidacr,
+            },
+            begun,
+            SystemTime::now(),
+            request.method == Method::DELETE,
+            response.status().as_u16(),
+            request.correlation_id.to_owned(),
+            client_request_id,
+        ));
+    }
+    Ok(response)
 }
 
 fn wrong_tenant(shared: &Shared, token_tenant: &str, home_tenant: &str) -> ArmError {

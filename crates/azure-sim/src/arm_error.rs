@@ -25,6 +25,9 @@ pub(crate) struct ArmError {
     pub(crate) message: String,
     /// Extra headers (`Retry-After`, `WWW-Authenticate`, …).
     pub(crate) headers: Vec<(&'static str, String)>,
+    /// `{"code", "message"}` without the `error` envelope, as older resource providers answer
+    /// (Microsoft.Insights 2015-04-01's `ErrorResponse`).
+    pub(crate) flat: bool,
 }
 
 impl ArmError {
@@ -34,7 +37,14 @@ impl ArmError {
             code: code.to_owned(),
             message: message.into(),
             headers: Vec::new(),
+            flat: false,
         }
+    }
+
+    /// The same error without the `error` envelope.
+    pub(crate) fn flat(mut self) -> ArmError {
+        self.flat = true;
+        self
     }
 
     pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> ArmError {
@@ -266,7 +276,12 @@ impl ArmError {
     }
 
     pub(crate) fn body(&self) -> serde_json::Value {
-        serde_json::json!({"error": {"code": self.code, "message": self.message}})
+        let error = serde_json::json!({"code": self.code, "message": self.message});
+        if self.flat {
+            error
+        } else {
+            serde_json::json!({ "error": error })
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! ```yaml
 //! subscriptionPageSize: 2            # optional, like every top-level key
 //! descendantPageSize: 2              # items per page of management group descendants
+//! activityLogPageSize: 2             # events per page of the Activity Log
 //! tokenLifetimeSeconds: 3599
 //! armAudience: https://management.azure.com
 //! throttle:
@@ -49,7 +50,23 @@
 //!       - id: platform-prod
 //!         displayName: Production
 //!         parent: platform                    # absent: a child of the tenant root group
+//! organizations:                  # each tenant's Microsoft Graph `organization` (all optional)
+//!   00000000-0000-0000-0000-0000000000aa:
+//!     displayName: Contoso
+//!     technicalNotificationMails: [it-admin@contoso.com]
+//!     securityComplianceNotificationMails: []
+//!     securityComplianceNotificationPhones: ["+1 555 0100"]
+//!     marketingNotificationEmails: []
+//!     verifiedDomains: [contoso.onmicrosoft.com, contoso.com]   # the first is the initial one
+//! graphPermissions:               # Microsoft Graph application permissions, by client id
+//!   my-app: [Organization.ReadWrite.All]
 //! ```
+//!
+//! `organizations` and `graphPermissions` are top-level maps (keyed by tenant id and client id)
+//! rather than fields of a tenant and a principal, so that Rust code building [`TenantSeed`]s
+//! and [`PrincipalSeed`]s field by field keeps compiling. A client id's Graph permissions apply
+//! in every tenant where it has a principal. A tenant without an entry has an organization
+//! named after its id, with no notification contacts.
 //!
 //! A subscription listed in no group belongs to the tenant root group. Grants on management
 //! groups (`managementGroup:<id>` keys, the root being `managementGroup:<tenant id>`) only
@@ -69,6 +86,19 @@ use super::throttle::ThrottleConfig;
 /// The resource ARM tokens are issued for; scopes must be `<audience>/.default`.
 pub const DEFAULT_ARM_AUDIENCE: &str = "https://management.azure.com";
 
+/// The resource Microsoft Graph tokens are issued for: their `aud` (Graph takes v1.0 access
+/// tokens, whose audience is the resource URI;
+/// <https://learn.microsoft.com/graph/auth-v2-service>).
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+
+/// The client-credentials scope for Microsoft Graph: `https://graph.microsoft.com/.default`
+/// (<https://learn.microsoft.com/graph/auth-v2-service>).
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// Microsoft Graph's well-known application id, which Entra also accepts as the resource of a
+/// scope (`00000003-0000-0000-c000-000000000000/.default`).
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
 /// Entra's real token lifetime is about an hour; `azure_identity` refreshes tokens that expire
 /// within 300 s, so anything shorter than that would make it fetch a token on every call.
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3599;
@@ -78,6 +108,10 @@ pub const DEFAULT_SUBSCRIPTION_PAGE_SIZE: usize = 2;
 
 /// Items per page of management group descendants; small for the same reason.
 pub const DEFAULT_DESCENDANT_PAGE_SIZE: usize = 2;
+
+/// Events per page of the Activity Log; small for the same reason (one write is two events,
+/// `Started` and `Succeeded`).
+pub const DEFAULT_ACTIVITY_LOG_PAGE_SIZE: usize = 2;
 
 /// Prefix of the `access` keys that grant reading a management group's descendants:
 /// `managementGroup:<group id>` (see [`management_group_access_key`]).
@@ -121,6 +155,8 @@ pub struct SimConfig {
     pub subscription_page_size: usize,
     /// Items per page of management group descendants when the request has no `$top`.
     pub descendant_page_size: usize,
+    /// Events per page of the Activity Log (`…/eventtypes/management/values`).
+    pub activity_log_page_size: usize,
     /// `expires_in` of issued tokens.
     pub token_lifetime_seconds: u64,
     /// The ARM audience accepted in token scopes (no trailing slash).
@@ -135,6 +171,14 @@ pub struct SimConfig {
     /// the outside world, and every tenant's credentials may trust it. More can be added at
     /// runtime ([`super::SimState::set_oidc_issuer`]).
     pub oidc_issuers: Vec<OidcIssuerSeed>,
+    /// Each tenant's Microsoft Graph `organization`, by tenant id; tenants without an entry get
+    /// [`OrganizationSeed::default`] (display name: the tenant id). Changed at runtime with
+    /// [`super::SimState::set_organization`] or Graph's `PATCH /v1.0/organization/{id}`.
+    pub organizations: BTreeMap<String, OrganizationSeed>,
+    /// Microsoft Graph application permissions (app roles consented for the app, e.g.
+    /// `Organization.ReadWrite.All`), by client id; they become the `roles` of the Graph tokens
+    /// the principal gets. Changed at runtime with [`super::SimState::set_graph_permissions`].
+    pub graph_permissions: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for SimConfig {
@@ -146,12 +190,37 @@ impl Default for SimConfig {
             faults: FaultConfig::default(),
             subscription_page_size: DEFAULT_SUBSCRIPTION_PAGE_SIZE,
             descendant_page_size: DEFAULT_DESCENDANT_PAGE_SIZE,
+            activity_log_page_size: DEFAULT_ACTIVITY_LOG_PAGE_SIZE,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECS,
             arm_audience: DEFAULT_ARM_AUDIENCE.to_owned(),
             etags: false,
             oidc_issuers: Vec::new(),
+            organizations: BTreeMap::new(),
+            graph_permissions: BTreeMap::new(),
         }
     }
+}
+
+/// A tenant's Microsoft Graph `organization`
+/// (<https://learn.microsoft.com/graph/api/resources/organization>): the properties the
+/// simulator keeps; every other property of the resource is served as Graph serves an unset
+/// one (`null` or `[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OrganizationSeed {
+    /// `displayName`; the tenant id when absent.
+    pub display_name: Option<String>,
+    /// `technicalNotificationMails`: where Microsoft sends technical notifications.
+    pub technical_notification_mails: Vec<String>,
+    /// `securityComplianceNotificationMails`.
+    pub security_compliance_notification_mails: Vec<String>,
+    /// `securityComplianceNotificationPhones`.
+    pub security_compliance_notification_phones: Vec<String>,
+    /// `marketingNotificationEmails`.
+    pub marketing_notification_emails: Vec<String>,
+    /// Names of the `verifiedDomains`; the first is the initial (and default) domain. When
+    /// empty: `<tenant id without dashes>.onmicrosoft.com`.
+    pub verified_domains: Vec<String>,
 }
 
 /// An OIDC issuer the simulated Entra can verify assertions of.
@@ -548,6 +617,9 @@ impl SimConfig {
         if self.descendant_page_size == 0 {
             return bad("descendantPageSize must be at least 1".into());
         }
+        if self.activity_log_page_size == 0 {
+            return bad("activityLogPageSize must be at least 1".into());
+        }
         if self.token_lifetime_seconds == 0 {
             return bad("tokenLifetimeSeconds must be at least 1".into());
         }
@@ -639,6 +711,30 @@ impl SimConfig {
                         ));
                     }
                 }
+            }
+        }
+        for tenant in self.organizations.keys() {
+            if !tenant_ids.contains(&tenant.to_ascii_lowercase()) {
+                return bad(format!(
+                    "organizations names {tenant}, which is not a tenant"
+                ));
+            }
+        }
+        for (client_id, permissions) in &self.graph_permissions {
+            let known = self.tenants.iter().any(|t| {
+                t.principals
+                    .iter()
+                    .any(|p| p.client_id.eq_ignore_ascii_case(client_id))
+            });
+            if !known {
+                return bad(format!(
+                    "graphPermissions names {client_id}, which is no tenant's principal"
+                ));
+            }
+            if permissions.iter().any(|p| p.trim().is_empty()) {
+                return bad(format!(
+                    "graphPermissions of {client_id} holds an empty permission"
+                ));
             }
         }
         Ok(())
@@ -794,6 +890,38 @@ tenants:
         let groups = &config.tenants[0].management_groups;
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[1].parent.as_deref(), Some("platform"));
+        assert_eq!(config.activity_log_page_size, 2);
+        let org = &config.organizations["00000000-0000-0000-0000-0000000000aa"];
+        assert_eq!(org.technical_notification_mails, ["it-admin@contoso.com"]);
+        assert_eq!(org.verified_domains.len(), 2);
+        assert_eq!(
+            config.graph_permissions["my-app"],
+            ["Organization.ReadWrite.All"]
+        );
+    }
+
+    #[test]
+    fn organizations_and_graph_permissions_must_name_known_tenants_and_principals() {
+        let invalid = |extra: &str| {
+            matches!(
+                SimConfig::from_yaml_str(&format!("{SEED}{extra}")),
+                Err(SimError::InvalidSeed(_))
+            )
+        };
+        assert!(!invalid(
+            "organizations: { 00000000-0000-0000-0000-0000000000AA: { displayName: X } }\ngraphPermissions: { APP-1: [Organization.Read.All] }\n"
+        ));
+        assert!(invalid("organizations: { nope: {} }\n"));
+        assert!(invalid(
+            "graphPermissions: { nobody: [Organization.Read.All] }\n"
+        ));
+        assert!(invalid("graphPermissions: { app-1: [\"\"] }\n"));
+        assert!(matches!(
+            SimConfig::from_yaml_str(&format!(
+                "{SEED}organizations: {{ 00000000-0000-0000-0000-0000000000aa: {{ technicalMails: [] }} }}\n"
+            )),
+            Err(SimError::SeedYaml(_))
+        ));
     }
 
     const FEDERATED_SEED: &str = r#"

@@ -3,7 +3,7 @@
 //! Routes are listed in the module documentation of `simulator`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
@@ -24,6 +24,22 @@ pub(crate) fn routes() -> Router<SimState> {
         .route(
             "/_sim/contacts/{subscription}",
             get(get_contact).put(put_contact).delete(delete_contact),
+        )
+        .route(
+            "/_sim/contacts/{subscription}/writes",
+            get(get_contact_writes),
+        )
+        .route(
+            "/_sim/tenants/{tenant}/organization",
+            get(get_organization).put(put_organization),
+        )
+        .route(
+            "/_sim/tenants/{tenant}/organization/writes",
+            get(get_organization_writes),
+        )
+        .route(
+            "/_sim/tenants/{tenant}/principals/{client_id}/graph-permissions",
+            get(get_graph_permissions).put(put_graph_permissions),
         )
         .route(
             "/_sim/faults",
@@ -102,14 +118,23 @@ async fn get_contact(
     })
 }
 
-/// Body: the `properties` object to store.
+/// `?caller=<name>` on a portal edit: who the Activity Log says made it.
+#[derive(Deserialize, Default)]
+struct CallerQuery {
+    caller: Option<String>,
+}
+
+/// Body: the `properties` object to store. `?caller=ops-admin@contoso.com` names the person
+/// (default [`crate::DEFAULT_PORTAL_CALLER`]).
 async fn put_contact(
     State(state): State<SimState>,
     Path(subscription): Path<String>,
+    Query(query): Query<CallerQuery>,
     body: Bytes,
 ) -> Result<Response, SimError> {
     let properties: serde_json::Value = parse(&body)?;
-    let created = state.set_contact(&subscription, properties.clone())?;
+    let created =
+        state.set_contact_as(&subscription, properties.clone(), query.caller.as_deref())?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -121,8 +146,100 @@ async fn put_contact(
 async fn delete_contact(
     State(state): State<SimState>,
     Path(subscription): Path<String>,
+    Query(query): Query<CallerQuery>,
 ) -> Result<StatusCode, SimError> {
-    state.delete_contact(&subscription)?;
+    state.delete_contact_as(&subscription, query.caller.as_deref())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn rfc3339(at: std::time::SystemTime) -> String {
+    super::clock::entra_precise(at)
+}
+
+/// The recorded writes: `[{"caller", "at", "operation", "correlationId", "status"}]`, oldest
+/// first.
+async fn get_contact_writes(
+    State(state): State<SimState>,
+    Path(subscription): Path<String>,
+) -> Result<Response, SimError> {
+    let writes: Vec<serde_json::Value> = state
+        .contact_writes(&subscription)?
+        .into_iter()
+        .map(|w| {
+            serde_json::json!({
+                "caller": w.caller,
+                "at": rfc3339(w.at),
+                "operation": w.operation,
+                "correlationId": w.correlation_id,
+                "status": w.status,
+            })
+        })
+        .collect();
+    Ok(Json(writes).into_response())
+}
+
+async fn get_organization(
+    State(state): State<SimState>,
+    Path(tenant): Path<String>,
+) -> Result<Response, SimError> {
+    Ok(Json(state.organization(&tenant)?).into_response())
+}
+
+/// Body: the properties to change (see [`SimState::set_organization_as`]); `?caller=` names
+/// the person. 204.
+async fn put_organization(
+    State(state): State<SimState>,
+    Path(tenant): Path<String>,
+    Query(query): Query<CallerQuery>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    state.set_organization_as(&tenant, parse(&body)?, query.caller.as_deref())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `[{"caller", "clientId", "at", "properties"}]`, oldest first.
+async fn get_organization_writes(
+    State(state): State<SimState>,
+    Path(tenant): Path<String>,
+) -> Result<Response, SimError> {
+    let writes: Vec<serde_json::Value> = state
+        .organization_writes(&tenant)?
+        .into_iter()
+        .map(|w| {
+            serde_json::json!({
+                "caller": w.caller,
+                "clientId": w.client_id,
+                "at": rfc3339(w.at),
+                "properties": w.properties,
+            })
+        })
+        .collect();
+    Ok(Json(writes).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GraphPermissionsBody {
+    permissions: Vec<String>,
+}
+
+async fn get_graph_permissions(
+    State(state): State<SimState>,
+    Path((tenant, client_id)): Path<(String, String)>,
+) -> Result<Response, SimError> {
+    let permissions = state.graph_permissions(&tenant, &client_id)?;
+    Ok(Json(serde_json::json!({ "permissions": permissions })).into_response())
+}
+
+/// Body: `{"permissions": ["Organization.ReadWrite.All", …]}`; 204. Tokens issued from now on
+/// carry them.
+async fn put_graph_permissions(
+    State(state): State<SimState>,
+    Path((tenant, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let GraphPermissionsBody { permissions } = parse(&body)?;
+    state.set_graph_permissions(&tenant, &client_id, permissions)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

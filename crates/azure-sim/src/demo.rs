@@ -9,6 +9,11 @@
 //!
 //! The compliant contact everywhere is `security@contoso.com`, enabled, Owner notified, alerts
 //! from `Medium`, attack paths from `Critical`.
+//!
+//! Microsoft Graph: the demo tenant's `organization` (display name `Contoso`, domain
+//! `contoso.onmicrosoft.com`) has `technicalNotificationMails: ["it-admin@contoso.com"]` and
+//! no `securityComplianceNotificationMails`; the demo principal holds
+//! `Organization.ReadWrite.All`, so a token for [`crate::GRAPH_SCOPE`] reads and updates it.
 
 use super::config::SimConfig;
 use super::error::SimError;
@@ -136,5 +141,13 @@ mod tests {
         );
         assert_eq!(group(DEMO_MG_APPS).subscriptions, [DEMO_SUB_PORTAL_EDITED]);
         assert_eq!(tenant.management_groups.len(), 2);
+
+        let org = &config.organizations[DEMO_TENANT_ID];
+        assert_eq!(org.technical_notification_mails, ["it-admin@contoso.com"]);
+        assert!(org.security_compliance_notification_mails.is_empty());
+        assert_eq!(
+            config.graph_permissions[DEMO_CLIENT_ID],
+            ["Organization.ReadWrite.All"]
+        );
     }
 }

@@ -13,6 +13,11 @@
 //!   `audiences` contain one of the token's `aud` values. Each failure gets the code and text
 //!   real Entra answers with (below, with sources).
 //!
+//! The scope must be `<resource>/.default`, the resource ARM (`SimConfig::arm_audience`) or
+//! Microsoft Graph (`https://graph.microsoft.com`, or Graph's application id
+//! `00000003-0000-0000-c000-000000000000`); the token remembers which, and for Graph the
+//! principal's application permissions (its `roles`) at issuance.
+//!
 //! Errors have Entra's exact shape (`error`, `error_description` starting with `AADSTSnnn:`,
 //! `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`), because
 //! `azure_identity` turns `error_description` into the error message and `error_codes` into the
@@ -48,9 +53,10 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::clock;
+use super::config::{GRAPH_APP_ID, GRAPH_AUDIENCE};
 use super::federation::{self, Rejection};
 use super::state::Shared;
-use super::tokens::Identity;
+use super::tokens::{Audience, Identity};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -414,13 +420,14 @@ fn issue(
         .scope
         .as_deref()
         .ok_or_else(|| EntraError::missing_parameter("scope"))?;
-    check_scope(scope, &shared.arm_audience, tenant)?;
+    let audience = check_scope(scope, &shared.arm_audience, tenant)?;
 
-    match (&form.client_secret, &form.client_assertion) {
+    let appidacr = match (&form.client_secret, &form.client_assertion) {
         (Some(secret), _) => {
             if principal.client_secret.as_deref() != Some(secret.as_str()) {
                 return Err(EntraError::bad_secret(client_id));
             }
+            "1"
         }
         (None, Some(assertion)) => {
             if form.client_assertion_type.as_deref() != Some(JWT_BEARER) {
@@ -433,33 +440,48 @@ fn issue(
                 SystemTime::now(),
             )
             .map_err(EntraError::assertion)?;
+            "2"
         }
         (None, None) => return Err(EntraError::no_credential()),
-    }
+    };
 
     let identity = Identity {
         tenant_id: tenant_seed.id.clone(),
         client_id: principal.client_id.clone(),
         object_id: principal.object_id.clone(),
+        audience,
+        roles: match audience {
+            Audience::Graph => principal.graph_permissions.clone(),
+            Audience::Arm => Vec::new(),
+        },
+        appidacr,
     };
     drop(world);
     tracing::debug!(tenant, client_id, "simulated Entra issued a token");
     Ok(shared.tokens.issue(identity, shared.token_lifetime))
 }
 
-/// Only `<audience>/.default` (one scope) is a valid client-credentials scope for ARM; Entra
-/// also accepts the doubled slash some SDKs send.
-fn check_scope(scope: &str, audience: &str, tenant: &str) -> Result<(), EntraError> {
+/// Only `<resource>/.default` (one scope) is a valid client-credentials scope; Entra also
+/// accepts the doubled slash some SDKs send. The resource is ARM (`audience`) or Microsoft
+/// Graph (`https://graph.microsoft.com`, or its application id
+/// `00000003-0000-0000-c000-000000000000`); anything else is AADSTS500011.
+fn check_scope(scope: &str, audience: &str, tenant: &str) -> Result<Audience, EntraError> {
     let Some(resource) = scope.strip_suffix("/.default") else {
         return Err(EntraError::invalid_scope(scope));
     };
     if resource.contains(' ') {
         return Err(EntraError::invalid_scope(scope));
     }
-    if resource.trim_end_matches('/') != audience {
-        return Err(EntraError::unknown_resource(resource, tenant));
+    let trimmed = resource.trim_end_matches('/');
+    if trimmed == audience {
+        Ok(Audience::Arm)
+    } else if trimmed.eq_ignore_ascii_case(GRAPH_AUDIENCE)
+        || trimmed.eq_ignore_ascii_case(GRAPH_APP_ID)
+    {
+        Ok(Audience::Graph)
+    } else {
+        Err(EntraError::unknown_resource(resource, tenant))
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -470,12 +492,30 @@ mod tests {
 
     #[test]
     fn scopes() {
-        assert!(check_scope("https://management.azure.com/.default", ARM, "t").is_ok());
-        assert!(check_scope("https://management.azure.com//.default", ARM, "t").is_ok());
+        let audience = |scope: &str| check_scope(scope, ARM, "t").map_err(|e| e.code);
+        assert_eq!(
+            audience("https://management.azure.com/.default"),
+            Ok(Audience::Arm)
+        );
+        assert_eq!(
+            audience("https://management.azure.com//.default"),
+            Ok(Audience::Arm)
+        );
+        assert_eq!(
+            audience("https://graph.microsoft.com/.default"),
+            Ok(Audience::Graph)
+        );
+        assert_eq!(
+            audience("00000003-0000-0000-c000-000000000000/.default"),
+            Ok(Audience::Graph)
+        );
         let wrong_form = check_scope("https://management.azure.com/user_impersonation", ARM, "t");
         assert_eq!(wrong_form.map_err(|e| e.error), Err("invalid_scope"));
-        let wrong_resource = check_scope("https://graph.microsoft.com/.default", ARM, "t");
-        assert_eq!(wrong_resource.map_err(|e| e.code), Err(500011));
+        assert_eq!(audience("https://vault.azure.net/.default"), Err(500011));
+        assert_eq!(
+            audience("https://graph.microsoft.com/User.Read"),
+            Err(1002012)
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::clock;
 use super::counters::STATUS_RESET;
 use super::entra::{self, EntraError};
 use super::faults::{FaultAction, RequestScope};
+use super::graph::{self, GraphError, GraphRequest};
 use super::route::{Route, RouteKind};
 use super::server::ConnectionReset;
 use super::state::{Shared, SimState};
@@ -72,10 +73,14 @@ pub(crate) async fn serve(State(state): State<SimState>, request: Request) -> Re
                 );
                 response
             }
+            RouteKind::GraphOrganization => {
+                GraphError::throttled(retry_after_secs).render(&parts.headers)
+            }
             _ => ArmError::too_many_requests(retry_after_secs, retry_after_ms).into_response(),
         },
         Some(FaultAction::Error { status }) => match kind {
             RouteKind::Token => EntraError::transient(status).render(shared, &parts.headers),
+            RouteKind::GraphOrganization => GraphError::server_error(status).render(&parts.headers),
             _ => ArmError::injected_server_error(status, &correlation_id).into_response(),
         },
         Some(FaultAction::Gateway { status }) => {
@@ -101,7 +106,7 @@ pub(crate) async fn serve(State(state): State<SimState>, request: Request) -> Re
             return response;
         }
         Some(FaultAction::Reset) | None => match read_body(body).await {
-            Ok(bytes) => dispatch(shared, &route, &parts, &bytes),
+            Ok(bytes) => dispatch(shared, &route, &parts, &bytes, &correlation_id),
             Err(error) => error.into_response(),
         },
     };
@@ -116,11 +121,27 @@ pub(crate) async fn serve(State(state): State<SimState>, request: Request) -> Re
     response
 }
 
-fn dispatch(shared: &Shared, route: &Route, parts: &http::request::Parts, body: &[u8]) -> Response {
+fn dispatch(
+    shared: &Shared,
+    route: &Route,
+    parts: &http::request::Parts,
+    body: &[u8],
+    correlation_id: &str,
+) -> Response {
     match route {
         Route::Token { tenant } => {
             entra::token(shared, tenant, &parts.method, &parts.headers, body)
         }
+        Route::GraphOrganization { id } => graph::handle(
+            shared,
+            id.as_deref(),
+            &GraphRequest {
+                method: &parts.method,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body,
+            },
+        ),
         Route::Unknown => ArmError::path_not_found(parts.uri.path()).into_response(),
         _ => arm::handle(
             shared,
@@ -131,6 +152,7 @@ fn dispatch(shared: &Shared, route: &Route, parts: &http::request::Parts, body: 
                 query: parts.uri.query(),
                 headers: &parts.headers,
                 body,
+                correlation_id,
             },
         ),
     }
@@ -160,13 +182,17 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Adds the ids Azure puts on every response.
+/// Adds the ids Azure puts on every response (Graph's own, `request-id` and
+/// `client-request-id`, are set where its body quotes them).
 fn stamp(
     mut response: Response,
     kind: RouteKind,
     request: &HeaderMap,
     correlation: &str,
 ) -> Response {
+    if kind == RouteKind::GraphOrganization {
+        return response;
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &str| {

@@ -3,6 +3,8 @@
 //! ARM matches the fixed segments of a path case-insensitively (`/SUBSCRIPTIONS/…/microsoft.security/…`
 //! reaches the same resource), which axum's router cannot express, so Azure paths are classified
 //! here by hand. The classification is also the "route kind" label of the request counters.
+//! Microsoft Graph paths (`/v1.0/organization…`) share the host here (real Graph lives at
+//! `https://graph.microsoft.com`); their segments are matched case-insensitively too.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +22,11 @@ pub enum RouteKind {
     SecurityContacts,
     /// `GET /providers/Microsoft.Management/managementGroups/{groupId}/descendants`.
     ManagementGroupDescendants,
+    /// `GET /subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values`
+    /// (Activity Logs - List).
+    ActivityLog,
+    /// Microsoft Graph `/v1.0/organization` and `/v1.0/organization/{id}`.
+    GraphOrganization,
     /// Anything the simulator does not serve.
     Unknown,
 }
@@ -27,11 +34,27 @@ pub enum RouteKind {
 /// A classified path with the values its segments carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
-    Token { tenant: String },
+    Token {
+        tenant: String,
+    },
     Subscriptions,
-    SecurityContact { subscription: String, name: String },
-    SecurityContacts { subscription: String },
-    ManagementGroupDescendants { group: String },
+    SecurityContact {
+        subscription: String,
+        name: String,
+    },
+    SecurityContacts {
+        subscription: String,
+    },
+    ManagementGroupDescendants {
+        group: String,
+    },
+    ActivityLog {
+        subscription: String,
+    },
+    /// `id` is `None` for the collection.
+    GraphOrganization {
+        id: Option<String>,
+    },
     Unknown,
 }
 
@@ -74,6 +97,28 @@ impl Route {
                     name: (*name).to_owned(),
                 }
             }
+            [subs, sub, providers, ns, eventtypes, management, values]
+                if is(subs, "subscriptions")
+                    && is(providers, "providers")
+                    && is(ns, "Microsoft.Insights")
+                    && is(eventtypes, "eventtypes")
+                    && is(management, "management")
+                    && is(values, "values") =>
+            {
+                Route::ActivityLog {
+                    subscription: (*sub).to_owned(),
+                }
+            }
+            [version, organization] if is(version, "v1.0") && is(organization, "organization") => {
+                Route::GraphOrganization { id: None }
+            }
+            [version, organization, id]
+                if is(version, "v1.0") && is(organization, "organization") && !id.is_empty() =>
+            {
+                Route::GraphOrganization {
+                    id: Some((*id).to_owned()),
+                }
+            }
             [providers, ns, groups, group, descendants]
                 if is(providers, "providers")
                     && is(ns, "Microsoft.Management")
@@ -95,6 +140,8 @@ impl Route {
             Route::SecurityContact { .. } => RouteKind::SecurityContact,
             Route::SecurityContacts { .. } => RouteKind::SecurityContacts,
             Route::ManagementGroupDescendants { .. } => RouteKind::ManagementGroupDescendants,
+            Route::ActivityLog { .. } => RouteKind::ActivityLog,
+            Route::GraphOrganization { .. } => RouteKind::GraphOrganization,
             Route::Unknown => RouteKind::Unknown,
         }
     }
@@ -103,7 +150,8 @@ impl Route {
     pub(crate) fn subscription(&self) -> Option<&str> {
         match self {
             Route::SecurityContact { subscription, .. }
-            | Route::SecurityContacts { subscription } => Some(subscription),
+            | Route::SecurityContacts { subscription }
+            | Route::ActivityLog { subscription } => Some(subscription),
             _ => None,
         }
     }
@@ -167,6 +215,45 @@ mod tests {
                 .kind(),
             RouteKind::ManagementGroupDescendants
         );
+    }
+
+    #[test]
+    fn classifies_activity_log_and_graph_organization() {
+        let route = Route::classify(
+            "/subscriptions/s1/providers/microsoft.insights/eventtypes/management/values",
+        );
+        assert_eq!(
+            route,
+            Route::ActivityLog {
+                subscription: "s1".into()
+            }
+        );
+        assert_eq!(
+            (route.kind(), route.subscription()),
+            (RouteKind::ActivityLog, Some("s1"))
+        );
+        assert_eq!(
+            Route::classify("/v1.0/organization"),
+            Route::GraphOrganization { id: None }
+        );
+        let org = Route::classify("/V1.0/Organization/t1/");
+        assert_eq!(
+            org,
+            Route::GraphOrganization {
+                id: Some("t1".into())
+            }
+        );
+        assert_eq!(
+            (org.kind(), org.subscription()),
+            (RouteKind::GraphOrganization, None)
+        );
+        for path in [
+            "/v1.0/organization/t1/branding",
+            "/beta/organization",
+            "/subscriptions/s1/providers/Microsoft.Insights/eventtypes/management",
+        ] {
+            assert_eq!(Route::classify(path), Route::Unknown, "{path}");
+        }
     }
 
     #[test]

@@ -6,11 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::activity_log::{self, Actor, ContactWrite, ContactWriteRecord};
 use super::config::{
     Access, FederatedCredentialSeed, ManagementGroupSeed, OidcIssuerSeed, SimConfig,
     SubscriptionState, management_group_access_key, management_group_of_key,
@@ -19,6 +20,7 @@ use super::counters::{Counters, RequestCounts};
 use super::error::SimError;
 use super::faults::{FaultConfig, Faults};
 use super::federation::IssuerKeys;
+use super::graph::{Organization, OrganizationWrite, OrganizationWriteRecord};
 use super::throttle::{Throttle, ThrottleConfig};
 use super::tokens::TokenStore;
 
@@ -29,11 +31,29 @@ pub(crate) struct Principal {
     pub(crate) federated_credentials: Vec<FederatedCredentialSeed>,
     /// Lower-cased subscription id, `"*"` or `managementgroup:<group id>` → grant.
     access: HashMap<String, Access>,
+    /// Microsoft Graph application permissions (the `roles` of its Graph tokens).
+    pub(crate) graph_permissions: Vec<String>,
 }
 
 pub(crate) struct Tenant {
     pub(crate) id: String,
     pub(crate) principals: Vec<Principal>,
+    /// The Microsoft Graph `organization`.
+    pub(crate) organization: Organization,
+    /// Changes to the organization, oldest first.
+    organization_writes: Vec<OrganizationWriteRecord>,
+}
+
+/// At most this many organization changes are kept per tenant; the oldest go first.
+const MAX_ORGANIZATION_WRITES: usize = 10_000;
+
+impl Tenant {
+    pub(crate) fn record_organization_write(&mut self, record: OrganizationWriteRecord) {
+        if self.organization_writes.len() >= MAX_ORGANIZATION_WRITES {
+            self.organization_writes.remove(0);
+        }
+        self.organization_writes.push(record);
+    }
 }
 
 pub(crate) struct Subscription {
@@ -92,6 +112,10 @@ pub(crate) struct World {
     index: HashMap<String, usize>,
     /// Issuer URL (exact) → its verification keys.
     pub(crate) issuers: HashMap<String, IssuerKeys>,
+    /// Successful writes to security contacts, in recording order (the Activity Log).
+    contact_writes: Vec<ContactWriteRecord>,
+    /// The `seq` of the last recorded contact write.
+    last_write_seq: u64,
 }
 
 impl World {
@@ -102,6 +126,8 @@ impl World {
             groups: Vec::new(),
             index: HashMap::new(),
             issuers: HashMap::new(),
+            contact_writes: Vec::new(),
+            last_write_seq: 0,
         };
         for issuer in &config.oidc_issuers {
             let keys = IssuerKeys::from_jwks(&issuer.jwks).map_err(SimError::InvalidSeed)?;
@@ -148,8 +174,16 @@ impl World {
                     }
                 }
             }
+            let organization = config
+                .organizations
+                .iter()
+                .find(|(id, _)| id.eq_ignore_ascii_case(&tenant.id))
+                .map(|(_, seed)| seed.clone())
+                .unwrap_or_default();
             world.tenants.push(Tenant {
                 id: tenant.id.clone(),
+                organization: Organization::from_seed(&tenant.id, &organization),
+                organization_writes: Vec::new(),
                 principals: tenant
                     .principals
                     .iter()
@@ -166,6 +200,12 @@ impl World {
                             .iter()
                             .map(|(sub, access)| (sub.to_ascii_lowercase(), *access))
                             .collect(),
+                        graph_permissions: config
+                            .graph_permissions
+                            .iter()
+                            .find(|(client, _)| client.eq_ignore_ascii_case(&p.client_id))
+                            .map(|(_, permissions)| permissions.clone())
+                            .unwrap_or_default(),
                     })
                     .collect(),
             });
@@ -175,6 +215,27 @@ impl World {
 
     pub(crate) fn tenant(&self, id: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn tenant_mut(&mut self, id: &str) -> Option<&mut Tenant> {
+        self.tenants
+            .iter_mut()
+            .find(|t| t.id.eq_ignore_ascii_case(id))
+    }
+
+    fn tenant_or_err(&mut self, id: &str) -> Result<&mut Tenant, SimError> {
+        self.tenant_mut(id)
+            .ok_or_else(|| SimError::UnknownTenant(id.to_owned()))
+    }
+
+    /// Records a successful write to a contact (numbering it).
+    pub(crate) fn record_contact_write(&mut self, record: ContactWriteRecord) {
+        activity_log::store(&mut self.contact_writes, &mut self.last_write_seq, record);
+    }
+
+    /// Every recorded contact write, oldest first.
+    pub(crate) fn contact_writes(&self) -> &[ContactWriteRecord] {
+        &self.contact_writes
     }
 
     pub(crate) fn principal(&self, tenant_id: &str, client_id: &str) -> Option<&Principal> {
@@ -384,6 +445,8 @@ pub(crate) struct Shared {
     pub(crate) token_lifetime: Duration,
     pub(crate) arm_audience: String,
     pub(crate) etags: bool,
+    /// Events per page of the Activity Log.
+    pub(crate) activity_log_page_size: usize,
 }
 
 impl Shared {
@@ -431,6 +494,7 @@ impl SimState {
                 token_lifetime: Duration::from_secs(config.token_lifetime_seconds),
                 arm_audience: config.arm_audience.trim_end_matches('/').to_owned(),
                 etags: config.etags,
+                activity_log_page_size: config.activity_log_page_size,
             }),
         })
     }
@@ -455,29 +519,189 @@ impl SimState {
     }
 
     /// Replaces the contact's `properties` as a person in the portal would; returns whether the
-    /// contact was created.
+    /// contact was created. The write is recorded in the Activity Log with the caller
+    /// [`super::DEFAULT_PORTAL_CALLER`] (see [`SimState::set_contact_as`]).
     pub fn set_contact(
         &self,
         subscription: &str,
         properties: serde_json::Value,
+    ) -> Result<bool, SimError> {
+        self.set_contact_as(subscription, properties, None)
+    }
+
+    /// [`SimState::set_contact`] by a named person: `caller` (e.g. `ops-admin@contoso.com`)
+    /// becomes the Activity Log `caller` of the write; `None` or an empty name records
+    /// [`super::DEFAULT_PORTAL_CALLER`].
+    pub fn set_contact_as(
+        &self,
+        subscription: &str,
+        properties: serde_json::Value,
+        caller: Option<&str>,
     ) -> Result<bool, SimError> {
         if !properties.is_object() {
             return Err(SimError::InvalidControl(
                 "contact properties must be a JSON object".into(),
             ));
         }
+        let now = SystemTime::now();
         let mut world = self.shared.world();
         let sub = world.subscription_or_err(subscription)?;
         sub.contact_version += 1;
-        Ok(sub.contact.replace(properties).is_none())
+        let created = sub.contact.replace(properties).is_none();
+        let record = ContactWriteRecord::new(
+            &sub.id,
+            &sub.tenant_id,
+            Actor::person(caller),
+            now,
+            now,
+            false,
+            if created { 201 } else { 200 },
+            uuid::Uuid::new_v4().to_string(),
+            None,
+        );
+        world.record_contact_write(record);
+        Ok(created)
     }
 
-    /// Deletes the contact; returns whether one existed.
+    /// Deletes the contact as a person in the portal would; returns whether one existed. The
+    /// delete is recorded with the caller [`super::DEFAULT_PORTAL_CALLER`].
     pub fn delete_contact(&self, subscription: &str) -> Result<bool, SimError> {
+        self.delete_contact_as(subscription, None)
+    }
+
+    /// [`SimState::delete_contact`] by a named person (see [`SimState::set_contact_as`]).
+    pub fn delete_contact_as(
+        &self,
+        subscription: &str,
+        caller: Option<&str>,
+    ) -> Result<bool, SimError> {
+        let now = SystemTime::now();
         let mut world = self.shared.world();
         let sub = world.subscription_or_err(subscription)?;
         sub.contact_version += 1;
-        Ok(sub.contact.take().is_some())
+        let existed = sub.contact.take().is_some();
+        let record = ContactWriteRecord::new(
+            &sub.id,
+            &sub.tenant_id,
+            Actor::person(caller),
+            now,
+            now,
+            true,
+            if existed { 200 } else { 204 },
+            uuid::Uuid::new_v4().to_string(),
+            None,
+        );
+        world.record_contact_write(record);
+        Ok(existed)
+    }
+
+    /// Every successful write to the subscription's contact still in the Activity Log (the
+    /// last 90 days), oldest first: ARM `PUT`s and `DELETE`s (caller: the service principal's
+    /// object id) and portal edits (caller: the person's name).
+    pub fn contact_writes(&self, subscription: &str) -> Result<Vec<ContactWrite>, SimError> {
+        let world = self.shared.world();
+        if world.subscription(subscription).is_none() {
+            return Err(SimError::UnknownSubscription(subscription.to_owned()));
+        }
+        let now = SystemTime::now();
+        Ok(world
+            .contact_writes()
+            .iter()
+            .filter(|r| r.subscription_id.eq_ignore_ascii_case(subscription))
+            .filter(|r| r.at + activity_log::RETENTION >= now)
+            .map(ContactWriteRecord::public)
+            .collect())
+    }
+
+    /// The tenant's Microsoft Graph `organization`, as `GET /v1.0/organization/{id}` answers it
+    /// (without `@odata.context`).
+    pub fn organization(&self, tenant: &str) -> Result<serde_json::Value, SimError> {
+        let mut world = self.shared.world();
+        let tenant = world.tenant_or_err(tenant)?;
+        Ok(tenant.organization.resource(&tenant.id))
+    }
+
+    /// Changes the tenant's organization as a person in the Entra admin center would (see
+    /// [`SimState::set_organization_as`]); recorded with the caller
+    /// [`super::DEFAULT_PORTAL_CALLER`].
+    pub fn set_organization(
+        &self,
+        tenant: &str,
+        changes: serde_json::Value,
+    ) -> Result<(), SimError> {
+        self.set_organization_as(tenant, changes, None)
+    }
+
+    /// Changes the properties present in `changes` (a JSON object; the others keep their
+    /// values): `technicalNotificationMails`, `securityComplianceNotificationMails`,
+    /// `securityComplianceNotificationPhones`, `marketingNotificationEmails` (arrays of strings,
+    /// not checked as addresses, so odd values can be seeded), `privacyProfile`, `displayName`
+    /// and `verifiedDomains` (names; the first is the initial domain). All or nothing. The
+    /// change is recorded for [`SimState::organization_writes`] with `caller` (default
+    /// [`super::DEFAULT_PORTAL_CALLER`]).
+    pub fn set_organization_as(
+        &self,
+        tenant: &str,
+        changes: serde_json::Value,
+        caller: Option<&str>,
+    ) -> Result<(), SimError> {
+        let mut world = self.shared.world();
+        let tenant = world.tenant_or_err(tenant)?;
+        let (next, properties) = tenant
+            .organization
+            .patched(&changes, true)
+            .map_err(|e| SimError::InvalidControl(e.to_string()))?;
+        tenant.organization = next;
+        tenant.record_organization_write(OrganizationWriteRecord {
+            actor: Actor::person(caller),
+            at: SystemTime::now(),
+            properties,
+        });
+        Ok(())
+    }
+
+    /// Every recorded change to the tenant's organization (Graph `PATCH`es and control-API
+    /// edits), oldest first.
+    pub fn organization_writes(&self, tenant: &str) -> Result<Vec<OrganizationWrite>, SimError> {
+        let mut world = self.shared.world();
+        Ok(world
+            .tenant_or_err(tenant)?
+            .organization_writes
+            .iter()
+            .map(OrganizationWriteRecord::public)
+            .collect())
+    }
+
+    /// Replaces the Microsoft Graph application permissions of the tenant's principal (the
+    /// `roles` of the Graph tokens issued from now on; tokens already issued keep theirs, until
+    /// they expire or [`SimState::expire_tokens`]).
+    pub fn set_graph_permissions(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        permissions: Vec<String>,
+    ) -> Result<(), SimError> {
+        if permissions.iter().any(|p| p.trim().is_empty()) {
+            return Err(SimError::InvalidControl(
+                "a Graph permission is empty".into(),
+            ));
+        }
+        let mut world = self.shared.world();
+        world.principal_or_err(tenant, client_id)?.graph_permissions = permissions;
+        Ok(())
+    }
+
+    /// The Microsoft Graph application permissions of the tenant's principal.
+    pub fn graph_permissions(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Vec<String>, SimError> {
+        let mut world = self.shared.world();
+        Ok(world
+            .principal_or_err(tenant, client_id)?
+            .graph_permissions
+            .clone())
     }
 
     /// The fault configuration in force.

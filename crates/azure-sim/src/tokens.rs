@@ -13,12 +13,31 @@ use std::time::{Duration, SystemTime};
 /// Above this many stored tokens, expired ones are dropped when a new one is issued.
 const PRUNE_THRESHOLD: usize = 10_000;
 
-/// Who a token was issued to.
+/// The resource a token was issued for (its `aud`): ARM accepts only ARM tokens, Microsoft
+/// Graph only Graph tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// `SimConfig::arm_audience` (`https://management.azure.com`).
+    Arm,
+    /// `https://graph.microsoft.com` ([`crate::GRAPH_AUDIENCE`]).
+    Graph,
+}
+
+/// Who a token was issued to, and for what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
     pub(crate) tenant_id: String,
     pub(crate) client_id: String,
     pub(crate) object_id: String,
+    pub(crate) audience: Audience,
+    /// The `roles` claim: for a Graph token, the application permissions granted to the
+    /// principal when the token was issued (a token keeps the roles it was issued with, as a
+    /// real JWT does: a grant changed later takes effect with the next token). Empty for ARM.
+    pub(crate) roles: Vec<String>,
+    /// The `appidacr` claim: `"1"` for a client secret, `"2"` for a client assertion
+    /// (certificate or federated token), as Entra's v1.0 access tokens carry it
+    /// (learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    pub(crate) appidacr: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +120,9 @@ mod tests {
             tenant_id: "t".into(),
             client_id: "c".into(),
             object_id: "o".into(),
+            audience: Audience::Arm,
+            roles: Vec::new(),
+            appidacr: "1",
         }
     }
 

@@ -15,8 +15,9 @@ use azure_identity::{
     WorkloadIdentityCredentialOptions,
 };
 use azure_sim::{
-    Access, DEFAULT_FEDERATED_AUDIENCE, FederatedCredentialSeed, OidcIssuerSeed, PrincipalSeed,
-    SECURITY_CONTACTS_API_VERSION, SimConfig, SimHandle, Simulator, SubscriptionSeed, TenantSeed,
+    ACTIVITY_LOG_API_VERSION, Access, DEFAULT_FEDERATED_AUDIENCE, FederatedCredentialSeed,
+    GRAPH_SCOPE, OidcIssuerSeed, OrganizationSeed, PrincipalSeed, SECURITY_CONTACTS_API_VERSION,
+    SimConfig, SimHandle, Simulator, SubscriptionSeed, TenantSeed,
 };
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -53,7 +54,10 @@ pub const HIDDEN_SUB: &str = SUBS[4];
 pub const FOREIGN_SUB: &str = "bbbbbbbb-0000-0000-0000-000000000001";
 pub const UNKNOWN_SUB: &str = "cccccccc-0000-0000-0000-000000000001";
 
-/// A small world used by most tests.
+/// A small world used by most tests. Microsoft Graph: `TENANT`'s organization is "Contoso"
+/// with technical contact `it-admin@contoso.com`; the writer holds `Organization.ReadWrite.All`,
+/// the reader `Organization.Read.All`, the federated app no Graph permission, the outsider
+/// `Organization.ReadWrite.All` in its own tenant.
 pub fn world() -> SimConfig {
     let mut writer_access: std::collections::BTreeMap<String, Access> = SUBS[..4]
         .iter()
@@ -101,6 +105,27 @@ pub fn world() -> SimConfig {
             },
         ],
         oidc_issuers: vec![issuer().seed()],
+        organizations: [(
+            TENANT.to_owned(),
+            OrganizationSeed {
+                display_name: Some("Contoso".into()),
+                technical_notification_mails: vec!["it-admin@contoso.com".into()],
+                ..OrganizationSeed::default()
+            },
+        )]
+        .into(),
+        graph_permissions: [
+            (
+                WRITER.to_owned(),
+                vec!["Organization.ReadWrite.All".to_owned()],
+            ),
+            (READER.to_owned(), vec!["Organization.Read.All".to_owned()]),
+            (
+                OUTSIDER.to_owned(),
+                vec!["Organization.ReadWrite.All".to_owned()],
+            ),
+        ]
+        .into(),
         ..SimConfig::default()
     }
 }
@@ -280,6 +305,57 @@ pub async fn token(sim: &SimHandle, tenant: &str, client_id: &str, secret: &str)
 
 pub async fn writer_token(sim: &SimHandle) -> String {
     token(sim, TENANT, WRITER, WRITER_SECRET).await
+}
+
+/// A Microsoft Graph token (scope `https://graph.microsoft.com/.default`), obtained by the real
+/// `ClientSecretCredential`.
+pub async fn graph_token(sim: &SimHandle, tenant: &str, client_id: &str, secret: &str) -> String {
+    secret_credential(sim, tenant, client_id, secret)
+        .get_token(&[GRAPH_SCOPE], None)
+        .await
+        .expect("Graph token")
+        .token
+        .secret()
+        .to_owned()
+}
+
+/// `GET|PATCH /v1.0/organization/{id}` (the collection when `id` is `None`).
+pub fn organization_url(sim: &SimHandle, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("{}v1.0/organization/{id}", sim.url()),
+        None => format!("{}v1.0/organization", sim.url()),
+    }
+}
+
+/// Activity Logs - List for `sub` with `filter` (and `select`), URL-encoded.
+pub fn activity_log_url(
+    sim: &SimHandle,
+    sub: &str,
+    filter: Option<&str>,
+    select: Option<&str>,
+) -> String {
+    let mut url = sim
+        .url()
+        .join(&format!(
+            "subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values"
+        ))
+        .expect("url");
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("api-version", ACTIVITY_LOG_API_VERSION);
+        if let Some(filter) = filter {
+            pairs.append_pair("$filter", filter);
+        }
+        if let Some(select) = select {
+            pairs.append_pair("$select", select);
+        }
+    }
+    url.into()
+}
+
+/// The id ARM gives the subscription's security contact.
+pub fn contact_id(sub: &str) -> String {
+    format!("/subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default")
 }
 
 /// A workload-identity credential reading `assertion` from a temporary token file.
