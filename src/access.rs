@@ -86,6 +86,11 @@ pub struct SecurityContactAccessSpec {
     #[schemars(inner(regex(pattern = MANAGEMENT_GROUP_PATTERN), length(min = 1, max = 90)))]
     pub management_groups: Vec<String>,
 
+    /// Whether those policies may manage the tenant's own notification addresses
+    /// (`spec.tenantContact`, Microsoft Graph): tenant-wide, so never granted by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tenant_contacts: bool,
+
     /// Modes allowed (default both: Audit only reads, Enforce writes).
     #[serde(default = "default_modes")]
     #[schemars(length(min = 1, max = 2), extend("x-kubernetes-list-type" = "set"))]
@@ -180,6 +185,7 @@ struct Grant {
     selector: Option<Selector>,
     subscriptions: HashSet<String>,
     management_groups: HashSet<String>,
+    tenant_contacts: bool,
     modes: Vec<Mode>,
     merges: Vec<EmailMerge>,
     deletion_policies: Vec<DeletionPolicy>,
@@ -206,6 +212,7 @@ impl Grant {
                 .iter()
                 .map(|g| g.to_ascii_lowercase())
                 .collect(),
+            tenant_contacts: spec.tenant_contacts,
             modes: spec.modes.clone(),
             merges: spec.email_merges.clone(),
             deletion_policies: spec.deletion_policies.clone(),
@@ -281,6 +288,19 @@ impl Grants {
                 "no SecurityContactAccess lets namespace {namespace} use the operator's Azure \
                  identity: a cluster admin must create one naming this namespace and these \
                  subscriptions, or give the policy its own spec.credentials"
+            ));
+        }
+        if spec.tenant_contact.is_some()
+            && !selecting
+                .iter()
+                .any(|a| a.tenant_contacts && a.allows(ask.mode, ask.merge, ask.deletion))
+        {
+            return Err(format!(
+                "no SecurityContactAccess for namespace {namespace} allows tenantContacts (the \
+                 tenant's own notification addresses, tenant-wide) with mode {:?}, emailMerge \
+                 {:?} and deletionPolicy {:?}; this policy makes no Azure call until a cluster \
+                 admin grants it",
+                ask.mode, ask.merge, ask.deletion
             ));
         }
         if let Some(selector) = &spec.subscription_selector {
@@ -427,6 +447,7 @@ mod tests {
                 },
                 subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
                 management_groups: Vec::new(),
+                tenant_contacts: false,
                 modes: default_modes(),
                 email_merges: default_merges(),
                 deletion_policies: default_deletion_policies(),

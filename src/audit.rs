@@ -85,6 +85,7 @@ pub async fn run(
     let failed = |what: &str, e: &ArmError| {
         let report = Report {
             scopes: Vec::new(),
+            tenants: Vec::new(),
             results: vec![
                 SubscriptionResult::new(AUDIT, Mode::Audit, what).failed(Failure::from(e)),
             ],
@@ -165,6 +166,7 @@ pub async fn run(
     (
         Report {
             scopes: Vec::new(),
+            tenants: Vec::new(),
             results,
             arm_calls: calls(arm),
         },

@@ -22,7 +22,7 @@ use crate::{
 pub struct AzureArgs {
     /// Run an embedded Azure simulator seeded with demo data (no Azure account needed).
     #[cfg(feature = "azure-sim")]
-    #[arg(long, conflicts_with_all = ["arm_endpoint", "authority_host", "ca_file"])]
+    #[arg(long, conflicts_with_all = ["arm_endpoint", "authority_host", "graph_endpoint", "ca_file"])]
     pub azure_sim: bool,
 
     /// Azure cloud whose endpoints and token scope to use.
@@ -36,6 +36,10 @@ pub struct AzureArgs {
     /// Entra authority host, overriding the cloud's.
     #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
     pub authority_host: Option<Url>,
+
+    /// Microsoft Graph endpoint, overriding the cloud's (for spec.tenantContact).
+    #[arg(long, value_name = "URL", env = "SCO_GRAPH_ENDPOINT")]
+    pub graph_endpoint: Option<Url>,
 
     /// Extra CA certificate(s) (PEM) trusted for both ARM and the authority host.
     #[arg(long, value_name = "PEM", env = "SCO_CA_FILE")]
@@ -100,6 +104,15 @@ impl Azure {
         })
     }
 
+    /// `arm`'s identity, talking to Microsoft Graph instead (same HTTP client, retries and
+    /// error handling: Graph's error body has ARM's `{"error": {"code", "message"}}` shape).
+    pub fn graph_for(&self, arm: &ArmClient) -> ArmClient {
+        arm.elsewhere(
+            self.endpoints.graph.clone(),
+            self.endpoints.graph_scope.clone(),
+        )
+    }
+
     /// A client for another identity (a policy's own credentials), same endpoints and CA.
     pub fn client_for(
         &self,
@@ -140,7 +153,8 @@ impl AzureArgs {
             self.azure_cloud,
             self.arm_endpoint.clone(),
             self.authority_host.clone(),
-        );
+        )
+        .with_graph(self.graph_endpoint.clone());
         let identity = Identity::from_env(|name| std::env::var(name).ok());
         tracing::info!(arm = %endpoints.arm, identity = identity.describe(), "using Azure");
         Ok(Target {

@@ -101,8 +101,8 @@ pub const DEFAULT_INTERVAL: &str = "15m";
     "!(self.mode == 'Audit' && self.deletionPolicy == 'Revert')"
 ).message("deletionPolicy Revert needs mode Enforce: an Audit policy never writes, so it has nothing to revert").field_path(".deletionPolicy"))]
 #[x_kube(validation = Rule::new(
-    "(has(self.subscriptions) && size(self.subscriptions) > 0) || has(self.subscriptionSelector)"
-).message("name subscriptions, a subscriptionSelector, or both"))]
+    "(has(self.subscriptions) && size(self.subscriptions) > 0) || has(self.subscriptionSelector) || has(self.tenantContact)"
+).message("name subscriptions, a subscriptionSelector, a tenantContact, or several"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityContactPolicySpec {
     /// Enforce (default) remediates drift; Audit only reports it and never writes to Azure.
@@ -151,6 +151,12 @@ pub struct SecurityContactPolicySpec {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["subscription"]))]
     pub exclusions: Vec<Exclusion>,
 
+    /// Microsoft Entra ID's own notification addresses for a tenant (Microsoft Graph
+    /// `organization`): technical and security/compliance notifications go there, not to the
+    /// subscription contacts. Same Audit/Enforce and merge semantics as `contact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_contact: Option<TenantContact>,
+
     /// Azure credentials for this policy; the operator's own identity when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Credentials>,
@@ -183,6 +189,35 @@ pub struct SubscriptionSelector {
     /// Every subscription the identity can see (narrowed by `matchTags` if given).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all_visible: bool,
+}
+
+/// The tenant's notification addresses. A list left out is not managed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new(
+    "has(self.technicalNotificationMails) || has(self.securityComplianceNotificationMails)"
+).message("tenantContact needs technicalNotificationMails, securityComplianceNotificationMails, or both"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantContact {
+    /// The Entra tenant (directory) id.
+    #[schemars(length(max = 36), regex(pattern = SUBSCRIPTION_ID_PATTERN))]
+    pub tenant_id: String,
+
+    /// `technicalNotificationMails`: technical notices about the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 50), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(regex(pattern = EMAIL_PATTERN), length(max = 254)))]
+    pub technical_notification_mails: Option<Vec<String>>,
+
+    /// `securityComplianceNotificationMails`: security and compliance notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 50), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(regex(pattern = EMAIL_PATTERN), length(max = 254)))]
+    pub security_compliance_notification_mails: Option<Vec<String>>,
+
+    /// Additive (default) keeps every other address on each list; Exact makes each managed
+    /// list exactly these.
+    #[serde(default)]
+    pub merge: EmailMerge,
 }
 
 /// A subscription this policy leaves alone, and why.
@@ -347,6 +382,10 @@ pub struct SecurityContactPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
 
+    /// The tenant contact's verdict, when the spec has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_contact: Option<TenantContactStatus>,
+
     /// What `subscriptionSelector` found on the last pass that could resolve it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<SelectionStatus>,
@@ -361,6 +400,17 @@ pub struct SecurityContactPolicyStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50))]
     pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantContactStatus {
+    pub tenant_id: String,
+    /// Compliant, NonCompliant (Audit, or a write that did not stick), Remediated is not kept
+    /// (a restored contact is Compliant), or a failure reason such as `AuthorizationFailed`.
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
@@ -425,6 +475,8 @@ pub mod condition {
     pub const READY: &str = "Ready";
     pub const RECONCILING: &str = "Reconciling";
     pub const STALLED: &str = "Stalled";
+    /// True while another writer keeps undoing what this policy restores.
+    pub const CONTESTED: &str = "Contested";
 }
 
 /// The CRD as YAML, exactly as committed under `crds/` and printed by the `crd` subcommand.

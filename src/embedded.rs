@@ -27,7 +27,8 @@ pub async fn start(cloud: Cloud) -> Result<(SimHandle, Target)> {
     let url = handle.url();
     tracing::info!(%url, "embedded Azure simulator started (demo data)");
     let target = Target {
-        endpoints: Endpoints::with_overrides(cloud, Some(url.clone()), Some(url)),
+        endpoints: Endpoints::with_overrides(cloud, Some(url.clone()), Some(url.clone()))
+            .with_graph(Some(url)),
         identity: Identity::ClientSecret {
             tenant_id: DEMO_TENANT_ID.to_owned(),
             client_id: DEMO_CLIENT_ID.to_owned(),

@@ -29,6 +29,7 @@ pub(crate) mod overlap;
 pub(crate) mod plan;
 pub mod report;
 pub mod selection;
+pub mod tenant;
 #[cfg(test)]
 mod testing;
 mod text;

@@ -124,7 +124,13 @@ async fn one_shot(args: OneShotArgs, action: Action) -> u8 {
         Err(e) => return exit_code(Err(e)),
     };
     let token_deadline = std::time::Duration::from_secs(token_timeout);
-    let result = oneshot::run(&policies, &azure.arm, action, concurrency, token_deadline).await;
+    let mut result = oneshot::run(&policies, &azure.arm, action, concurrency, token_deadline).await;
+    if policies
+        .iter()
+        .any(|p| p.policy.spec.tenant_contact.is_some())
+    {
+        result.tenants = oneshot::tenants(&policies, &azure.graph_for(&azure.arm), action).await;
+    }
     match output {
         Output::Table => emit(&report::text(&result)),
         Output::Json => emit(&format!("{}\n", report::json(&result))),

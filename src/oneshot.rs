@@ -44,6 +44,9 @@ pub struct Report {
     /// either).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<PolicyScope>,
+    /// Tenant contacts (Microsoft Graph), for policies that declare one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<crate::tenant::TenantResult>,
 }
 
 /// Which subscriptions one policy governed in this run, beyond the ids it names.
@@ -67,13 +70,15 @@ pub struct ArmCalls {
 impl Report {
     /// 0 all compliant (after writes), 1 some not compliant, 2 any failure.
     pub fn exit_code(&self) -> u8 {
-        if self.results.iter().any(|r| r.verdict == Verdict::Failed) {
+        let verdicts = || {
+            self.results
+                .iter()
+                .map(|r| r.verdict)
+                .chain(self.tenants.iter().map(|t| t.verdict))
+        };
+        if verdicts().any(|v| v == Verdict::Failed) {
             EXIT_ERROR
-        } else if self
-            .results
-            .iter()
-            .any(|r| r.verdict == Verdict::NonCompliant)
-        {
+        } else if verdicts().any(|v| v == Verdict::NonCompliant) {
             EXIT_NON_COMPLIANT
         } else {
             EXIT_COMPLIANT
@@ -169,6 +174,7 @@ pub async fn run(
 
     Report {
         scopes,
+        tenants: Vec::new(),
         results,
         arm_calls: ArmCalls {
             get: arm.metrics().count("GET") - before_get,
@@ -176,6 +182,59 @@ pub async fn run(
             delete: arm.metrics().count("DELETE") - before_delete,
         },
     }
+}
+
+/// Every policy's tenant contact (Microsoft Graph), in manifest order. A later policy that
+/// shares a tenant with an earlier one where either is Exact is held back (`Conflict`), as for
+/// subscriptions. Written only by `apply` (not a dry run) for Enforce policies.
+pub async fn tenants(
+    policies: &[Loaded],
+    graph: &ArmClient,
+    action: Action,
+) -> Vec<crate::tenant::TenantResult> {
+    let mut out = Vec::new();
+    let ranked: Vec<(String, crate::overlap::Rank, &crate::crd::TenantContact)> = policies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let rank = crate::overlap::Rank {
+                tier: 0,
+                age: i as i64,
+                namespace: String::new(),
+                name: p.id(),
+            };
+            p.policy
+                .spec
+                .tenant_contact
+                .as_ref()
+                .map(|t| (p.id(), rank, t))
+        })
+        .collect();
+    for (id, rank, contact) in &ranked {
+        let spec = &policies
+            .iter()
+            .find(|p| &p.id() == id)
+            .expect("a ranked policy")
+            .policy
+            .spec;
+        if let Some(why) = crate::tenant::conflict(
+            (id, rank, contact),
+            ranked.iter().map(|(i, r, t)| (i.as_str(), r, *t)),
+        ) {
+            out.push(crate::tenant::TenantResult {
+                policy: id.clone(),
+                tenant_id: contact.tenant_id.clone(),
+                verdict: Verdict::Failed,
+                drift: String::new(),
+                error: Some(Failure::terminal(crate::outcome::reason::CONFLICT, why)),
+            });
+            continue;
+        }
+        let write =
+            matches!(action, Action::Apply { dry_run: false }) && spec.mode == Mode::Enforce;
+        out.push(crate::tenant::reconcile(graph, id, contact, write).await);
+    }
+    out
 }
 
 /// A token, retrying transient failures (with backoff, honouring `Retry-After`) until

@@ -47,6 +47,9 @@ pub struct SubscriptionResult {
     pub created: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Failure>,
+    /// Who last changed the contact before we restored it (Activity Log), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<crate::arm::ContactWrite>,
     /// CIS baseline of the contact as it is after this run.
     pub cis: Vec<Finding>,
 }
@@ -63,6 +66,7 @@ impl SubscriptionResult {
             changes: Vec::new(),
             created: false,
             error: None,
+            changed_by: None,
             cis: Vec::new(),
         }
     }

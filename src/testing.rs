@@ -20,6 +20,7 @@ pub fn spec(subscriptions: &[&str], emails: &[&str]) -> SecurityContactPolicySpe
         deletion_policy: DeletionPolicy::Orphan,
         suspend: false,
         exclusions: Vec::new(),
+        tenant_contact: None,
         credentials: None,
     }
 }

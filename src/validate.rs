@@ -66,11 +66,11 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
         0,
         limits::MAX_SUBSCRIPTIONS,
     );
-    if subs.is_empty() && spec.subscription_selector.is_none() {
+    if subs.is_empty() && spec.subscription_selector.is_none() && spec.tenant_contact.is_none() {
         v.fail(
             "spec",
             "",
-            "name subscriptions, a subscriptionSelector, or both",
+            "name subscriptions, a subscriptionSelector, a tenantContact, or several",
         );
     }
     if let Some(selector) = &spec.subscription_selector {
@@ -144,6 +144,50 @@ pub fn validate(spec: &SecurityContactPolicySpec) -> Result<(), Invalid> {
                 format!("{field}.reason"),
                 &e.reason,
                 "must say why, in 1 to 256 characters",
+            );
+        }
+    }
+
+    if let Some(tenant) = &spec.tenant_contact {
+        if tenant.tenant_id.len() > 36 || !SUBSCRIPTION_RE.is_match(&tenant.tenant_id) {
+            v.fail(
+                "spec.tenantContact.tenantId",
+                &tenant.tenant_id,
+                "must be a tenant id (GUID)",
+            );
+        }
+        let lists = [
+            (
+                "technicalNotificationMails",
+                &tenant.technical_notification_mails,
+            ),
+            (
+                "securityComplianceNotificationMails",
+                &tenant.security_compliance_notification_mails,
+            ),
+        ];
+        for (name, list) in lists {
+            let Some(list) = list else { continue };
+            let path = format!("spec.tenantContact.{name}");
+            v.count(&path, list.len(), 1, limits::MAX_EMAILS);
+            for (i, email) in list.iter().enumerate() {
+                if !emails::is_valid(email) {
+                    v.fail(
+                        format!("{path}[{i}]"),
+                        email,
+                        "must be an email address like secops@contoso.com",
+                    );
+                }
+                if list[..i].contains(email) {
+                    v.fail(format!("{path}[{i}]"), email, "duplicate address");
+                }
+            }
+        }
+        if lists.iter().all(|(_, l)| l.is_none()) {
+            v.fail(
+                "spec.tenantContact",
+                "",
+                "tenantContact needs technicalNotificationMails, securityComplianceNotificationMails, or both",
             );
         }
     }

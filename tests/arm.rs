@@ -230,3 +230,57 @@ async fn a_secret_pasted_into_the_tenant_id_never_reaches_a_message() {
         assert!(!error.is_transient(), "a refusal is not an outage: {shown}");
     }
 }
+
+#[tokio::test]
+async fn the_activity_log_names_the_last_writer_before_a_given_time() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let arm = client(&sim, quick());
+    let sub = simulator::DEMO_SUB_COMPLIANT;
+    let start = k8s_openapi::jiff::Timestamp::now();
+    sim.state()
+        .set_contact_as(
+            sub,
+            serde_json::json!({"emails": "x@contoso.com", "isEnabled": true}),
+            Some("ops-admin@contoso.com"),
+        )
+        .unwrap();
+    // The log is queried to whole seconds: wait so the edit is inside the window.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let until = k8s_openapi::jiff::Timestamp::now();
+    let writer = arm
+        .last_contact_write(
+            sub,
+            start
+                .checked_sub(k8s_openapi::jiff::SignedDuration::from_hours(1))
+                .unwrap(),
+            until,
+        )
+        .await
+        .unwrap()
+        .expect("the edit is in the log");
+    assert_eq!(writer.caller, "ops-admin@contoso.com");
+    assert!(
+        writer.to_string().starts_with("ops-admin@contoso.com at "),
+        "{writer}"
+    );
+    // Before the edit, nobody wrote it.
+    let before = arm
+        .last_contact_write(
+            sub,
+            start
+                .checked_sub(k8s_openapi::jiff::SignedDuration::from_hours(1))
+                .unwrap(),
+            start
+                .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(2))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(before, None);
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("GET", RouteKind::ActivityLog, Some(sub)),
+        2
+    );
+}

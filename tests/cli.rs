@@ -329,3 +329,103 @@ async fn audit_grades_every_visible_subscription_with_no_manifest() {
         table.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tenant_contact_is_checked_then_applied_through_graph() {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("policies");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("tenant.yaml"),
+        format!(
+            "apiVersion: securitycontact.dev/v1alpha1
+kind: SecurityContactPolicy
+metadata: {{name: tenant, namespace: security}}
+spec:
+  tenantContact:
+    tenantId: {}
+    securityComplianceNotificationMails: [secops@contoso.com]
+  contact:
+    emails: [secops@contoso.com]
+",
+            simulator::DEMO_TENANT_ID
+        ),
+    )
+    .unwrap();
+    let url = sim.url().to_string();
+    let check = against(
+        &sim,
+        dir.path(),
+        &["check", "--graph-endpoint", &url],
+        simulator::DEMO_CLIENT_SECRET,
+    )
+    .await;
+    assert_eq!(check.code, 1, "{}\n{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains(&format!(
+            "security/tenant: tenant contact of {}: NonCompliant securityComplianceNotificationMails missing secops@contoso.com",
+            simulator::DEMO_TENANT_ID
+        )),
+        "{}",
+        check.stdout
+    );
+
+    let apply = against(
+        &sim,
+        dir.path(),
+        &["apply", "--graph-endpoint", &url],
+        simulator::DEMO_CLIENT_SECRET,
+    )
+    .await;
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains("Remediated restored"),
+        "{}",
+        apply.stdout
+    );
+    let org = sim.state().organization(simulator::DEMO_TENANT_ID).unwrap();
+    assert_eq!(
+        org["securityComplianceNotificationMails"],
+        json!(["secops@contoso.com"])
+    );
+    // Additive: the technical list was not managed and is as it was.
+    assert_eq!(
+        org["technicalNotificationMails"],
+        json!(["it-admin@contoso.com"])
+    );
+    let graph = sim
+        .state()
+        .requests()
+        .matching(|c| c.route == RouteKind::GraphOrganization);
+    assert_eq!(graph, 1 + 3, "check: GET; apply: GET, PATCH, GET read-back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_on_the_examples_shows_selector_exclusions_and_the_tenant_contact() {
+    let out = run(
+        &[
+            "check",
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples"),
+            "--azure-sim",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.code, 1,
+        "non-compliant examples\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    for line in [
+        "security/platform-fleet: subscriptionSelector found 3 subscription(s)",
+        "security/platform-fleet: 10000000-0000-0000-0000-000000000002 excluded until 2027-03-31T00:00:00Z: SEC-481",
+        "security/platform-fleet: tenant contact of 00000000-0000-0000-0000-0000000000aa: NonCompliant",
+    ] {
+        assert!(
+            out.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            out.stdout
+        );
+    }
+}

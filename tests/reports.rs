@@ -133,6 +133,7 @@ fn sample() -> Report {
     ]);
     Report {
         scopes: Vec::new(),
+        tenants: Vec::new(),
         results: vec![
             compliant(ENFORCE, Mode::Enforce),
             created,

@@ -269,6 +269,23 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
             weighted(
                 vec![
                     None,
+                    Some(json!({"tenantId": GUID, "technicalNotificationMails": ["soc@contoso.com"]})),
+                    Some(json!({"tenantId": GUID, "merge": "Exact",
+                                "securityComplianceNotificationMails": ["a@contoso.com", "b@contoso.com"]})),
+                ],
+                some(&[
+                    json!({"tenantId": GUID}),
+                    json!({"tenantId": "contoso", "technicalNotificationMails": ["soc@contoso.com"]}),
+                    json!({"tenantId": GUID, "technicalNotificationMails": []}),
+                    json!({"tenantId": GUID, "technicalNotificationMails": ["not an address"]}),
+                    json!({"tenantId": GUID, "technicalNotificationMails": ["a@contoso.com", "a@contoso.com"]}),
+                    json!({"tenantId": GUID, "technicalNotificationMails": ["a@contoso.com"], "merge": "Replace"}),
+                    json!({"technicalNotificationMails": ["a@contoso.com"]}),
+                ]),
+            ),
+            weighted(
+                vec![
+                    None,
                     Some(json!({"managementGroups": ["contoso-platform"]})),
                     Some(json!({"matchTags": {"env": "prod"}})),
                     Some(json!({"allVisible": true, "matchTags": {"team": "a"}})),
@@ -312,7 +329,7 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
                 severity,
                 risk,
                 phone,
-                (interval, mode, deletion, suspend, credentials, extra, selector, exclusions),
+                (interval, mode, deletion, suspend, credentials, extra, tenant, selector, exclusions),
             )| {
                 let mut contact = Map::new();
                 contact.insert("emails".into(), emails);
@@ -337,6 +354,7 @@ fn spec_strategy() -> impl Strategy<Value = Value> {
                 put(&mut spec, "extraField", extra);
                 put(&mut spec, "exclusions", exclusions);
                 put(&mut spec, "subscriptionSelector", selector);
+                put(&mut spec, "tenantContact", tenant);
                 Value::Object(spec)
             },
         )

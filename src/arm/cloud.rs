@@ -1,4 +1,4 @@
-//! Azure clouds: where ARM and Entra live, and the token scope ARM accepts.
+//! Azure clouds: where ARM, Entra and Microsoft Graph live, and the token scopes they accept.
 
 use url::Url;
 
@@ -15,32 +15,41 @@ pub struct Endpoints {
     pub arm: Url,
     pub authority_host: Url,
     pub scope: String,
+    /// Microsoft Graph (the tenant's own notification addresses).
+    pub graph: Url,
+    pub graph_scope: String,
 }
 
 impl Cloud {
     /// Values from `azure-mgmt-core` `get_arm_endpoints` and `azure_identity` authority hosts.
     pub fn endpoints(self) -> Endpoints {
-        let (arm, audience, authority) = match self {
+        let (arm, audience, authority, graph) = match self {
             Cloud::Public => (
                 "https://management.azure.com/",
                 "https://management.azure.com",
                 "https://login.microsoftonline.com/",
+                "https://graph.microsoft.com",
             ),
             Cloud::Usgov => (
                 "https://management.usgovcloudapi.net/",
                 "https://management.core.usgovcloudapi.net",
                 "https://login.microsoftonline.us/",
+                "https://graph.microsoft.us",
             ),
             Cloud::China => (
                 "https://management.chinacloudapi.cn/",
                 "https://management.chinacloudapi.cn",
                 "https://login.chinacloudapi.cn/",
+                "https://microsoftgraph.chinacloudapi.cn",
             ),
         };
         Endpoints {
             arm: Url::parse(arm).expect("static URL"),
             authority_host: Url::parse(authority).expect("static URL"),
             scope: format!("{audience}/.default"),
+            graph: Url::parse(graph).expect("static URL"),
+            // Graph's national-cloud deployments each take their own host as the audience.
+            graph_scope: format!("{graph}/.default"),
         }
     }
 }
@@ -53,8 +62,17 @@ impl Endpoints {
         Endpoints {
             arm: arm.unwrap_or(base.arm),
             authority_host: authority_host.unwrap_or(base.authority_host),
-            scope: base.scope,
+            ..base
         }
+    }
+
+    /// With Microsoft Graph at another address (a proxy, the simulator); the scope stays the
+    /// cloud's, as for ARM.
+    pub fn with_graph(mut self, graph: Option<Url>) -> Self {
+        if let Some(graph) = graph {
+            self.graph = graph;
+        }
+        self
     }
 }
 

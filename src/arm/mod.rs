@@ -16,6 +16,8 @@ pub mod wire;
 
 use std::time::{Duration, Instant, SystemTime};
 
+use k8s_openapi::jiff::Timestamp;
+
 use backon::{ExponentialBuilder, Retryable};
 use futures::{StreamExt, stream};
 use http::{Method, StatusCode};
@@ -26,13 +28,15 @@ use self::{
     metrics::{ArmMetrics, RequestLabels},
     token::Credential,
     wire::{
-        API_VERSION, CONTACT_NAME, ContactProperties, Descendant, DescendantPage, PutBody,
-        SecurityContact, Subscription, SubscriptionPage,
+        API_VERSION, CONTACT_NAME, ContactProperties, Descendant, DescendantPage, EventPage,
+        PutBody, SecurityContact, Subscription, SubscriptionPage,
     },
 };
 
 /// api-version of `Microsoft.Resources` subscription listing.
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
+/// `Microsoft.Insights` Activity Log (`eventtypes/management/values`).
+pub const ACTIVITY_LOG_API_VERSION: &str = "2015-04-01";
 /// `Microsoft.Management` management groups (descendants), the .NET SDK's default.
 pub const MANAGEMENT_GROUPS_API_VERSION: &str = "2023-04-01";
 
@@ -122,6 +126,53 @@ impl ArmClient {
             retry: RetryPolicy::default(),
             metrics,
         }
+    }
+
+    /// The same identity, HTTP client and retry rules, at another endpoint with another token
+    /// scope (Microsoft Graph).
+    pub fn elsewhere(&self, endpoint: Url, scope: String) -> ArmClient {
+        ArmClient {
+            endpoint,
+            scope,
+            ..self.clone()
+        }
+    }
+
+    /// Microsoft Graph `GET /v1.0/organization/{tenant}` (on a client made by
+    /// [`ArmClient::elsewhere`] for Graph).
+    pub async fn get_organization(
+        &self,
+        tenant: &str,
+    ) -> Result<crate::tenant::Organization, ArmError> {
+        let answer = self.get(self.organization_url(tenant)?).await?;
+        decode(&answer.body)
+    }
+
+    /// Microsoft Graph `PATCH /v1.0/organization/{tenant}` with `body` (204 No Content). Sent
+    /// once, like a PUT: a retry would be planned from a fresh read by the caller.
+    pub async fn patch_organization(
+        &self,
+        tenant: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), ArmError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ArmError::Decode(e.to_string()))?;
+        self.attempt(
+            Method::PATCH,
+            self.organization_url(tenant)?,
+            Some(bytes),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn organization_url(&self, tenant: &str) -> Result<Url, ArmError> {
+        let mut url = self.endpoint.clone();
+        url.path_segments_mut()
+            .map_err(|()| ArmError::Decode("the Graph endpoint cannot be a base".into()))?
+            .pop_if_empty()
+            .extend(["v1.0", "organization", tenant]);
+        Ok(url)
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -218,6 +269,64 @@ impl ArmClient {
             next = next_link(page.next_link)?;
         }
         Ok(all)
+    }
+
+    /// The last successful write (or delete) of the subscription's security contact between
+    /// `from` and `to`, from the Activity Log: who made it and when (`None` when the log holds
+    /// none). One query; pages are followed only until a write is found.
+    pub async fn last_contact_write(
+        &self,
+        subscription: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<ContactWrite>, ArmError> {
+        let mut url = self.endpoint.clone();
+        url.set_path(&format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Insights/eventtypes/management/values"
+        ));
+        let resource = format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Security/securityContacts/{CONTACT_NAME}"
+        );
+        let filter = format!(
+            "eventTimestamp ge '{}' and eventTimestamp le '{}' and resourceUri eq '{resource}'",
+            from.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            to.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        );
+        url.query_pairs_mut()
+            .append_pair("api-version", ACTIVITY_LOG_API_VERSION)
+            .append_pair("$filter", &filter)
+            .append_pair("$select", "caller,eventTimestamp,operationName,status");
+        // Spaces as %20, as the Azure SDKs send them, not form encoding's '+' (a literal '+'
+        // is already %2B here).
+        let query = url.query().unwrap_or_default().replace('+', "%20");
+        url.set_query(Some(&query));
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let answer = self.get(url).await?;
+            let page: EventPage = decode(&answer.body)?;
+            let write = page.value.into_iter().find(|e| {
+                let op = e
+                    .operation_name
+                    .as_ref()
+                    .map(|o| o.value.to_ascii_lowercase());
+                let done = e
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.value.eq_ignore_ascii_case("Succeeded"));
+                done && op.is_some_and(|o| {
+                    o == "microsoft.security/securitycontacts/write"
+                        || o == "microsoft.security/securitycontacts/delete"
+                })
+            });
+            if let Some(e) = write {
+                return Ok(Some(ContactWrite {
+                    caller: e.caller.unwrap_or_else(|| "an unknown caller".into()),
+                    at: e.event_timestamp.unwrap_or_default(),
+                }));
+            }
+            next = next_link(page.next_link)?;
+        }
+        Ok(None)
     }
 
     /// The ids of every subscription under management group `group`, at any depth (one
@@ -391,6 +500,23 @@ struct Answer {
     status: StatusCode,
     headers: http::HeaderMap,
     body: bytes::Bytes,
+}
+
+/// Who last wrote a security contact, and when (Activity Log `caller`, `eventTimestamp`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ContactWrite {
+    pub caller: String,
+    pub at: String,
+}
+
+impl std::fmt::Display for ContactWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // "2026-11-28T10:02:13.1234567Z" reads as "10:02 UTC on 2026-11-28".
+        match (self.at.get(..10), self.at.get(11..16)) {
+            (Some(day), Some(hm)) => write!(f, "{} at {hm} UTC on {day}", self.caller),
+            _ => write!(f, "{}", self.caller),
+        }
+    }
 }
 
 /// The next page, if ARM gave one.

@@ -234,3 +234,33 @@ mod tests {
         assert_eq!(p.roles_notified(), Some(&["Owner".to_owned()][..]));
     }
 }
+
+/// `Activity Logs - List` page (`Microsoft.Insights` 2015-04-01): `EventData`, newest first.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    #[serde(default)]
+    pub value: Vec<EventData>,
+    #[serde(default)]
+    pub next_link: Option<String>,
+}
+
+/// The fields of an Activity Log `EventData` that say who wrote what, and when.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct EventData {
+    #[serde(default)]
+    pub caller: Option<String>,
+    #[serde(default)]
+    pub event_timestamp: Option<String>,
+    #[serde(default)]
+    pub operation_name: Option<LocalizedValue>,
+    #[serde(default)]
+    pub status: Option<LocalizedValue>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+pub struct LocalizedValue {
+    #[serde(default)]
+    pub value: String,
+}

@@ -51,6 +51,8 @@ pub async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Ac
             ctx.metrics.forget(&policy_id(policy));
             if let Some(uid) = policy.uid() {
                 ctx.ledger_cache.lock().expect("ledger cache").remove(&uid);
+                ctx.selections.lock().expect("selections").remove(&uid);
+                ctx.streaks.lock().expect("streaks").remove(&uid);
             }
             return Ok(Action::await_change());
         }

@@ -54,6 +54,8 @@ pub struct Context {
     /// What each selector policy resolved to on its last pass, by policy UID: what it governs
     /// in the others' overlap and Revert decisions until its next pass.
     pub(crate) selections: Mutex<HashMap<String, Arc<Vec<String>>>>,
+    /// Restore streaks per policy UID, by subscription (for `Contested`).
+    pub(crate) streaks: Mutex<HashMap<String, HashMap<String, super::record::Contest>>>,
     /// Consecutive failed passes per policy, for the error policy's backoff.
     failures: Mutex<HashMap<ObjectRef<SecurityContactPolicy>, u32>>,
 }
@@ -87,6 +89,7 @@ impl Context {
             clients: Default::default(),
             failures: Default::default(),
             selections: Default::default(),
+            streaks: Default::default(),
         }
     }
 

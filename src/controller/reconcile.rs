@@ -36,9 +36,13 @@ use super::{
 use crate::{
     Error, Result,
     controller::status::Pass,
-    crd::{DeletionPolicy, SecurityContactPolicy, SecurityContactPolicyStatus, SelectionStatus},
+    crd::{
+        DeletionPolicy, Mode, SecurityContactPolicy, SecurityContactPolicyStatus, SelectionStatus,
+        TenantContactStatus,
+    },
     exclusions,
     outcome::Failure,
+    outcome::Verdict,
     selection,
     validate::parse_interval,
 };
@@ -104,18 +108,54 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
     }
     let mut notes = Vec::new();
     let mut selection = None;
+    let mut tenant = None;
     let pass = match gate {
         Gate::Suspended => Pass::Suspended,
         Gate::Blocked(failure) => Pass::Blocked(failure),
-        Gate::Run => sweep(policy, ctx, &id, now, &mut selection, &mut notes).await?,
+        Gate::Run => {
+            let learned = Learned {
+                selection: &mut selection,
+                tenant: &mut tenant,
+                notes: &mut notes,
+            };
+            sweep(policy, ctx, &id, now, learned).await?
+        }
     };
 
     // Record.
+    // Restore streaks: the same subscription restored pass after pass is contested.
+    let contested = match &pass {
+        Pass::Swept(results) => {
+            let mut streaks = ctx.streaks.lock().expect("streaks");
+            let mine = streaks.entry(policy.uid().unwrap_or_default()).or_default();
+            record::contests(mine, results)
+        }
+        // A pass that learned nothing keeps what was known.
+        _ => ctx
+            .streaks
+            .lock()
+            .expect("streaks")
+            .get(&policy.uid().unwrap_or_default())
+            .map(|m| {
+                let mut c: Vec<_> = m
+                    .values()
+                    .filter(|c| c.passes >= record::CONTESTED_AFTER)
+                    .cloned()
+                    .collect();
+                c.sort_by(|a, b| a.subscription.cmp(&b.subscription));
+                c
+            })
+            .unwrap_or_default(),
+    };
     let mut record = record::record(
         policy,
         progressing.as_ref(),
         &pass,
-        selection.as_ref(),
+        record::Extras {
+            selection: selection.as_ref(),
+            contested: &contested,
+            tenant: tenant.as_ref(),
+        },
         Timestamp::now(),
     );
     record.events.splice(0..0, notes);
@@ -150,14 +190,25 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
 
 /// Credentials, then one sweep over the subscriptions; addresses the sweep added are put in
 /// the Revert ledger right after (never before) the write that added them.
+/// What a pass learns besides its subscription results.
+struct Learned<'a> {
+    selection: &'a mut Option<SelectionStatus>,
+    tenant: &'a mut Option<TenantContactStatus>,
+    notes: &'a mut Vec<Note>,
+}
+
 async fn sweep(
     policy: &SecurityContactPolicy,
     ctx: &Context,
     id: &str,
     now: Timestamp,
-    selection_status: &mut Option<SelectionStatus>,
-    notes: &mut Vec<Note>,
+    learned: Learned<'_>,
 ) -> Result<Pass> {
+    let Learned {
+        selection: selection_status,
+        tenant: tenant_status,
+        notes,
+    } = learned;
     let arm = match ctx
         .clients
         .client_for(&ctx.client, &ctx.azure, policy)
@@ -219,7 +270,66 @@ async fn sweep(
     if policy.spec.deletion_policy == DeletionPolicy::Revert {
         update_ledger(policy, ctx, &swept.ledger).await?;
     }
+    if let Some(contact) = &policy.spec.tenant_contact {
+        let result = tenant_pass(policy, contact, &arm, ctx, id).await;
+        if result.verdict == Verdict::Remediated {
+            notes.push(Note::normal(
+                "TenantContactRemediated",
+                format!("tenant {}: restored ({})", result.tenant_id, result.drift),
+            ));
+        }
+        *tenant_status = Some(TenantContactStatus {
+            tenant_id: result.tenant_id,
+            verdict: match (&result.error, result.verdict) {
+                (Some(f), _) => f.reason.clone(),
+                (None, Verdict::Remediated | Verdict::Compliant) => "Compliant".into(),
+                (None, _) => "NonCompliant".into(),
+            },
+            message: match &result.error {
+                Some(f) => f.message.clone(),
+                None if result.verdict == Verdict::NonCompliant => result.drift,
+                None => String::new(),
+            },
+        });
+    }
     Ok(Pass::Swept(swept.results))
+}
+
+/// The tenant contact through Microsoft Graph, with this policy's identity, unless an older
+/// policy manages the same tenant and one of them is Exact.
+async fn tenant_pass(
+    policy: &SecurityContactPolicy,
+    contact: &crate::crd::TenantContact,
+    arm: &crate::arm::ArmClient,
+    ctx: &Context,
+    id: &str,
+) -> crate::tenant::TenantResult {
+    let judge = ctx.access.judge();
+    let all = ctx.store.state();
+    let ranked: Vec<(String, crate::overlap::Rank, &crate::crd::TenantContact)> =
+        gate::live_others(policy, all.iter().map(AsRef::as_ref))
+            .filter(|p| !p.spec.suspend)
+            .filter_map(|p| {
+                let tier = judge.standing(p).ok()?;
+                let t = p.spec.tenant_contact.as_ref()?;
+                Some((policy_id(p), gate::contender(p, &p.spec, tier).rank, t))
+            })
+            .collect();
+    let mine = gate::contender(policy, &policy.spec, judge.standing(policy).unwrap_or(1)).rank;
+    if let Some(why) = crate::tenant::conflict(
+        (id, &mine, contact),
+        ranked.iter().map(|(i, r, t)| (i.as_str(), r, *t)),
+    ) {
+        return crate::tenant::TenantResult {
+            policy: id.to_owned(),
+            tenant_id: contact.tenant_id.clone(),
+            verdict: Verdict::Failed,
+            drift: String::new(),
+            error: Some(Failure::terminal(crate::outcome::reason::CONFLICT, why)),
+        };
+    }
+    let write = policy.spec.mode == Mode::Enforce && !ctx.stop_writing.is_cancelled();
+    crate::tenant::reconcile(&ctx.azure.graph_for(arm), id, contact, write).await
 }
 
 /// Teaches the Revert ledger what this pass did: addresses added and contacts created, and

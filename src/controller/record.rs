@@ -4,12 +4,15 @@
 
 use std::time::Duration;
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp};
 use kube::{Resource, runtime::events::EventType};
 
 use crate::{
     controller::status::{self, Pass},
-    crd::{SecurityContactPolicy, SecurityContactPolicyStatus, SelectionStatus, condition::READY},
+    crd::{
+        SecurityContactPolicy, SecurityContactPolicyStatus, SelectionStatus,
+        condition::{CONTESTED, READY},
+    },
     exclusions,
     outcome::Verdict,
     outcome::reason,
@@ -80,6 +83,53 @@ pub fn progressing(
     Some(next)
 }
 
+/// `Contested` while another writer keeps undoing this policy's contact on some
+/// subscriptions: True only while so (kstatus ignores condition types it does not know, so
+/// this never blocks a rollout), naming the other writer the Activity Log last showed.
+fn with_contested(
+    status: &mut SecurityContactPolicyStatus,
+    holds: Option<&SecurityContactPolicyStatus>,
+    contested: &[Contest],
+    now: Timestamp,
+) {
+    let Some(first) = contested.first() else {
+        return;
+    };
+    let writer = first
+        .writer
+        .as_ref()
+        .map_or("another writer".to_owned(), |w| w.to_string());
+    let more = if contested.len() > 1 {
+        format!(" (and {} more subscriptions)", contested.len() - 1)
+    } else {
+        String::new()
+    };
+    let message = format!(
+        "{} drifted again {} passes in a row, last changed by {writer}; this policy keeps \
+         restoring it, so another writer (an Azure Policy remediation, a pipeline, a person) \
+         is fighting it{more}: make them agree or exclude the subscription",
+        first.subscription, first.passes
+    );
+    let since = holds
+        .and_then(|h| {
+            h.conditions
+                .iter()
+                .find(|c| c.type_ == CONTESTED && c.status == "True")
+        })
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+    status
+        .conditions
+        .push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            type_: CONTESTED.to_owned(),
+            status: "True".to_owned(),
+            reason: "Contested".to_owned(),
+            message: crate::text::clip(&message, 32_768),
+            observed_generation: status.observed_generation,
+            last_transition_time: since,
+        });
+}
+
 /// The exclusions as they stand at `now`; an expired one is named in the Ready message, since
 /// its subscription is governed again.
 fn with_exclusions(
@@ -114,13 +164,70 @@ fn with_exclusions(
 /// The record of `pass`. `before` is the status the pass started from (what Events compare
 /// against); `written` is what the cluster holds now (the Progressing status, if one was
 /// written this pass, else `before`).
+/// A subscription whose contact this policy restored pass after pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contest {
+    pub subscription: String,
+    /// Consecutive passes that found drift and restored it.
+    pub passes: u32,
+    /// The last other writer the Activity Log named.
+    pub writer: Option<crate::arm::ContactWrite>,
+}
+
+/// Passes in a row that must restore the same subscription before it is called contested.
+pub const CONTESTED_AFTER: u32 = 3;
+
+/// Updates the restore streaks of one policy (`streaks`, by subscription) with a pass's
+/// results and returns the subscriptions contested now. A compliant pass ends a streak.
+pub fn contests(
+    streaks: &mut std::collections::HashMap<String, Contest>,
+    results: &[crate::outcome::SubscriptionResult],
+) -> Vec<Contest> {
+    for r in results {
+        match r.verdict {
+            Verdict::Remediated => {
+                let entry = streaks.entry(r.subscription.clone()).or_insert(Contest {
+                    subscription: r.subscription.clone(),
+                    passes: 0,
+                    writer: None,
+                });
+                entry.passes += 1;
+                if r.changed_by.is_some() {
+                    entry.writer = r.changed_by.clone();
+                }
+            }
+            Verdict::Compliant => {
+                streaks.remove(&r.subscription);
+            }
+            _ => {}
+        }
+    }
+    let mut contested: Vec<Contest> = streaks
+        .values()
+        .filter(|c| c.passes >= CONTESTED_AFTER)
+        .cloned()
+        .collect();
+    contested.sort_by(|a, b| a.subscription.cmp(&b.subscription));
+    contested
+}
+
+/// What a pass learned besides its results.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras<'a> {
+    pub selection: Option<&'a SelectionStatus>,
+    pub contested: &'a [Contest],
+    /// The tenant contact's verdict, when this pass got to it.
+    pub tenant: Option<&'a crate::crd::TenantContactStatus>,
+}
+
 pub fn record(
     policy: &SecurityContactPolicy,
     written: Option<&SecurityContactPolicyStatus>,
     pass: &Pass,
-    selection: Option<&SelectionStatus>,
+    extras: Extras<'_>,
     now: Timestamp,
 ) -> Record {
+    let selection = extras.selection;
     let before = policy.status.as_ref();
     let holds = written.or(before);
     let mut next = status::next(policy.meta().generation, policy.spec.mode, holds, pass, now);
@@ -131,6 +238,13 @@ pub fn record(
         selection
             .cloned()
             .or_else(|| holds.and_then(|h| h.selection.clone())),
+    );
+    with_contested(&mut next, holds, extras.contested, now);
+    next.tenant_contact = policy.spec.tenant_contact.as_ref().and(
+        extras
+            .tenant
+            .cloned()
+            .or_else(|| holds.and_then(|h| h.tenant_contact.clone())),
     );
     let events = events(before, &next, pass);
     Record {
@@ -154,7 +268,12 @@ pub fn events(
             .map(|r| {
                 let changes: Vec<String> = r.changes.iter().map(ToString::to_string).collect();
                 let verb = if r.created { "created" } else { "updated" };
-                format!("{} {verb}: {}", r.subscription, changes.join(", "))
+                let by = r
+                    .changed_by
+                    .as_ref()
+                    .map(|w| format!(" (changed by {w}; restored)"))
+                    .unwrap_or_default();
+                format!("{} {verb}: {}{by}", r.subscription, changes.join(", "))
             })
             .collect();
         if !written.is_empty() {
@@ -180,6 +299,12 @@ pub fn events(
                 ),
             ));
         }
+    }
+    fn contested(s: Option<&SecurityContactPolicyStatus>) -> Option<&Condition> {
+        s.and_then(|s| s.conditions.iter().find(|c| c.type_ == CONTESTED))
+    }
+    if let (None, Some(c)) = (contested(before), contested(Some(next))) {
+        notes.push(Note::warning("Contested", c.message.clone()));
     }
     let ready = |s: Option<&SecurityContactPolicyStatus>| {
         s.and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
@@ -270,7 +395,13 @@ mod tests {
     #[test]
     fn steady_state_writes_nothing_and_says_nothing() {
         let pass = swept(&[("s1", Verdict::Compliant)]);
-        let first = record(&PolicyBuilder::new("p").build(), None, &pass, None, at(0));
+        let first = record(
+            &PolicyBuilder::new("p").build(),
+            None,
+            &pass,
+            Extras::default(),
+            at(0),
+        );
         let status = first.status.clone().expect("first status");
         assert_eq!(
             first.events.len(),
@@ -281,7 +412,7 @@ mod tests {
         assert_eq!(first.events[0].reason, reason::COMPLIANT);
 
         let steady = PolicyBuilder::new("p").status(status).build();
-        let again = record(&steady, None, &pass, None, at(600));
+        let again = record(&steady, None, &pass, Extras::default(), at(600));
         assert_eq!(
             again,
             Record {
@@ -298,7 +429,7 @@ mod tests {
             &PolicyBuilder::new("p").build(),
             None,
             &swept(&[("s1", Verdict::Compliant)]),
-            None,
+            Extras::default(),
             at(0),
         )
         .status
@@ -308,7 +439,7 @@ mod tests {
             &policy,
             None,
             &swept(&[("s1", Verdict::Remediated)]),
-            None,
+            Extras::default(),
             at(60),
         );
         assert_eq!(r.status, None, "still 1/1 compliant: nothing to write");
@@ -328,7 +459,7 @@ mod tests {
             &policy,
             Some(&progressing),
             &swept(&[("s1", Verdict::Compliant)]),
-            None,
+            Extras::default(),
             at(1),
         );
         assert!(r.status.is_some(), "Progressing must be replaced");
@@ -377,6 +508,79 @@ mod tests {
         assert_eq!(
             backoff(1, absurd, Duration::from_secs(600), 1.0),
             Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn three_restores_in_a_row_are_contested_naming_the_writer_and_a_compliant_pass_ends_it() {
+        let writer = crate::arm::ContactWrite {
+            caller: "ops-admin@contoso.com".into(),
+            at: "2026-11-28T10:02:13.1234567Z".into(),
+        };
+        let restored = || {
+            let mut r =
+                crate::outcome::SubscriptionResult::new("ns/p", crate::crd::Mode::Enforce, "s1");
+            r.verdict = Verdict::Remediated;
+            r.changed_by = Some(writer.clone());
+            r
+        };
+        let mut streaks = std::collections::HashMap::new();
+        assert!(contests(&mut streaks, &[restored()]).is_empty());
+        assert!(contests(&mut streaks, &[restored()]).is_empty());
+        let contested = contests(&mut streaks, &[restored()]);
+        assert_eq!(contested.len(), 1);
+        assert_eq!(contested[0].passes, 3);
+
+        let policy = PolicyBuilder::new("p").build();
+        let r = record(
+            &policy,
+            None,
+            &Pass::Swept(vec![restored()]),
+            Extras {
+                selection: None,
+                contested: &contested,
+                tenant: None,
+            },
+            at(0),
+        );
+        let status = r.status.expect("a status");
+        let c = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == CONTESTED)
+            .expect("Contested");
+        assert_eq!(c.status, "True");
+        assert!(
+            c.message
+                .contains("last changed by ops-admin@contoso.com at 10:02 UTC on 2026-11-28"),
+            "{}",
+            c.message
+        );
+        assert!(r.events.iter().any(|n| n.reason == "Contested"));
+        let remediated = r.events.iter().find(|n| n.reason == "Remediated").unwrap();
+        assert!(
+            remediated.note.contains("changed by ops-admin@contoso.com"),
+            "{}",
+            remediated.note
+        );
+
+        let mut fine = restored();
+        fine.verdict = Verdict::Compliant;
+        assert!(contests(&mut streaks, &[fine]).is_empty());
+        let calm = record(
+            &PolicyBuilder::new("p").status(status).build(),
+            None,
+            &swept(&[("s1", Verdict::Compliant)]),
+            Extras::default(),
+            at(60),
+        );
+        assert!(
+            !calm
+                .status
+                .expect("Contested goes away")
+                .conditions
+                .iter()
+                .any(|c| c.type_ == CONTESTED)
         );
     }
 }

@@ -8,9 +8,11 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use futures::{StreamExt, stream};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -20,6 +22,7 @@ use crate::{
     emails,
     outcome::{Failure, SubscriptionResult, Verdict},
     plan,
+    validate::parse_interval,
 };
 
 /// One async lock per subscription, shared by every policy.
@@ -112,7 +115,9 @@ async fn one(
     }
 
     let lock = locks.lock_for(subscription);
-    let _guard = lock.lock().await;
+    let guard = lock.lock().await;
+    // Writes before this instant are someone else's (ours come after).
+    let before_ours = Timestamp::now();
     let mut stopped = false;
     let outcome = arm
         .write_fresh(subscription, |current| {
@@ -162,6 +167,29 @@ async fn one(
     let desired = plan.desired.unwrap_or_default();
     news.added = added(fresh.before.as_ref(), &desired, fresh.after.as_ref());
     news.created = fresh.created;
+    // Drift on a contact we govern: ask the Activity Log who made it (one query, only now).
+    // Not knowing is no failure: the write stands either way.
+    let window = parse_interval(&spec.interval)
+        .unwrap_or(Duration::from_secs(900))
+        .saturating_mul(2)
+        .clamp(
+            Duration::from_secs(3600),
+            Duration::from_secs(90 * 24 * 3600),
+        );
+    drop(guard);
+    let from = before_ours
+        .checked_sub(SignedDuration::try_from(window).unwrap_or(SignedDuration::from_hours(1)))
+        .unwrap_or(before_ours);
+    match arm
+        .last_contact_write(subscription, from, before_ours)
+        .await
+    {
+        Ok(writer) => {
+            tracing::debug!(subscription, writer = ?writer, "Activity Log read on drift");
+            result.changed_by = writer;
+        }
+        Err(e) => tracing::debug!(subscription, "Activity Log not read: {}", e.summary()),
+    }
     (result, Some(news))
 }
 

@@ -843,6 +843,7 @@ fn access_to(subscription: &str) -> SecurityContactAccess {
             },
             subscriptions: vec![subscription.to_owned()],
             management_groups: Vec::new(),
+            tenant_contacts: false,
             modes: vec![crate::crd::Mode::Audit, crate::crd::Mode::Enforce],
             email_merges: vec![crate::crd::EmailMerge::Additive],
             deletion_policies: vec![crate::crd::DeletionPolicy::Orphan],

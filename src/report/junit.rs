@@ -186,6 +186,7 @@ mod tests {
         r.verdict = Verdict::Failed;
         let xml = junit(&Report {
             scopes: Vec::new(),
+            tenants: Vec::new(),
             results: vec![r],
             ..Default::default()
         });

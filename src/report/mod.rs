@@ -148,6 +148,22 @@ pub fn text(report: &Report) -> String {
             );
         }
     }
+    if !report.tenants.is_empty() {
+        out.push('\n');
+    }
+    for t in &report.tenants {
+        let details = match (&t.error, t.verdict) {
+            (Some(e), _) => format!("{}: {}", e.reason, e.message),
+            (None, Verdict::Compliant) => String::new(),
+            (None, Verdict::Remediated) => format!("restored: {}", t.drift),
+            (None, _) => t.drift.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{}: tenant contact of {}: {:?} {details}",
+            t.policy, t.tenant_id, t.verdict
+        );
+    }
     let count = |v: Verdict| report.results.iter().filter(|r| r.verdict == v).count();
     let calls = &report.arm_calls;
     let _ = writeln!(

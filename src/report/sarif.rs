@@ -241,6 +241,7 @@ mod tests {
         let fp = |r: SubscriptionResult| {
             let report = Report {
                 scopes: Vec::new(),
+                tenants: Vec::new(),
                 results: vec![r],
                 ..Default::default()
             };
@@ -283,6 +284,7 @@ mod tests {
         audit.verdict = Verdict::NonCompliant;
         let report = Report {
             scopes: Vec::new(),
+            tenants: Vec::new(),
             results: vec![failing, compliant, audit],
             ..Default::default()
         };
@@ -318,6 +320,7 @@ mod tests {
     fn manifests_become_physical_locations() {
         let report = Report {
             scopes: Vec::new(),
+            tenants: Vec::new(),
             results: vec![non_compliant("ns/p", "s")],
             ..Default::default()
         };

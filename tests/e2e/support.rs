@@ -372,6 +372,8 @@ impl Env {
             &url,
             "--authority-host",
             &url,
+            "--graph-endpoint",
+            &url,
         ]
         .map(str::to_owned)
         .to_vec();

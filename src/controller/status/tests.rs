@@ -21,6 +21,7 @@ fn result(sub: &str, verdict: Verdict) -> SubscriptionResult {
         changes: Vec::new(),
         created: false,
         error: None,
+        changed_by: None,
         cis: Vec::new(),
     }
 }
