@@ -382,6 +382,11 @@ pub struct SecurityContactPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
 
+    /// The last drift this policy restored, and who made it when the Activity Log said so
+    /// (e.g. "emails changed by ops-admin@contoso.com at 10:02 UTC on 2026-11-28, restored").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restore: Option<RestoreStatus>,
+
     /// The tenant contact's verdict, when the spec has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_contact: Option<TenantContactStatus>,
@@ -400,6 +405,16 @@ pub struct SecurityContactPolicyStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50))]
     pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatus {
+    pub subscription_id: String,
+    /// Who changed it and when, from the Activity Log; absent when it did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
+    pub message: String,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]

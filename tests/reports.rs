@@ -670,3 +670,37 @@ spec:
         .sum();
     assert_eq!(errors as usize, failed);
 }
+
+/// What a new user runs first: `audit --azure-sim -o sarif` and `-o junit`, the real binary,
+/// no manifest; the SARIF validates against the OASIS schema and junitparser reads the JUnit.
+#[test]
+fn audit_reports_from_the_binary_pass_their_consumers() {
+    let bin = env!("CARGO_BIN_EXE_security-contact-operator");
+    let run = |format: &str| {
+        let out = std::process::Command::new(bin)
+            .args(["audit", "--azure-sim", "-o", format])
+            .env_remove("SCO_LOG")
+            .output()
+            .expect("run audit");
+        // The demo world has a subscription without Microsoft.Security: exit 2.
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let log: Value = serde_json::from_str(&run("sarif")).expect("SARIF is JSON");
+    let problems = violations(&sarif_validator(), &log);
+    assert!(problems.is_empty(), "{problems}");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "CIS-8.1.13" && r["level"] == "error"),
+        "a subscription without a valid additional email is an error in audit"
+    );
+    let junit = consumed(&run("junit"));
+    assert_eq!(junit["suites"][0]["name"], "audit", "{junit}");
+}

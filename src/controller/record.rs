@@ -83,6 +83,28 @@ pub fn progressing(
     Some(next)
 }
 
+/// The drift this pass restored (the first, by subscription), with who made it.
+fn last_restore(pass: &Pass) -> Option<crate::crd::RestoreStatus> {
+    let Pass::Swept(results) = pass else {
+        return None;
+    };
+    let r = results.iter().find(|r| r.verdict == Verdict::Remediated)?;
+    let changes: Vec<String> = r.changes.iter().map(ToString::to_string).collect();
+    let by = r
+        .changed_by
+        .as_ref()
+        .map(|w| format!(" changed by {w},"))
+        .unwrap_or_default();
+    Some(crate::crd::RestoreStatus {
+        subscription_id: r.subscription.clone(),
+        changed_by: r.changed_by.as_ref().map(ToString::to_string),
+        message: crate::text::clip(
+            &format!("{}{by} restored: {}", r.subscription, changes.join(", ")),
+            1024,
+        ),
+    })
+}
+
 /// `Contested` while another writer keeps undoing this policy's contact on some
 /// subscriptions: True only while so (kstatus ignores condition types it does not know, so
 /// this never blocks a rollout), naming the other writer the Activity Log last showed.
@@ -240,6 +262,7 @@ pub fn record(
             .or_else(|| holds.and_then(|h| h.selection.clone())),
     );
     with_contested(&mut next, holds, extras.contested, now);
+    next.last_restore = last_restore(pass).or_else(|| holds.and_then(|h| h.last_restore.clone()));
     next.tenant_contact = policy.spec.tenant_contact.as_ref().and(
         extras
             .tenant
@@ -424,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn a_write_is_announced_even_when_ready_does_not_flip() {
+    fn a_write_is_announced_and_recorded_even_when_ready_does_not_flip() {
         let before = record(
             &PolicyBuilder::new("p").build(),
             None,
@@ -442,7 +465,23 @@ mod tests {
             Extras::default(),
             at(60),
         );
-        assert_eq!(r.status, None, "still 1/1 compliant: nothing to write");
+        // Still 1/1 compliant: the only news is what was restored (status.lastRestore).
+        let written = r.status.expect("the restore is recorded");
+        assert_eq!(
+            written
+                .last_restore
+                .as_ref()
+                .map(|l| l.subscription_id.as_str()),
+            Some("s1")
+        );
+        assert_eq!(
+            SecurityContactPolicyStatus {
+                last_restore: None,
+                ..written
+            },
+            policy.status.clone().unwrap(),
+            "nothing else changed"
+        );
         assert_eq!(r.events.len(), 1);
         assert_eq!(r.events[0].reason, "Remediated");
         assert_eq!(r.events[0].type_, EventType::Normal);
@@ -557,6 +596,11 @@ mod tests {
             c.message
         );
         assert!(r.events.iter().any(|n| n.reason == "Contested"));
+        let restore = status.last_restore.as_ref().expect("status.lastRestore");
+        assert_eq!(
+            restore.changed_by.as_deref(),
+            Some("ops-admin@contoso.com at 10:02 UTC on 2026-11-28")
+        );
         let remediated = r.events.iter().find(|n| n.reason == "Remediated").unwrap();
         assert!(
             remediated.note.contains("changed by ops-admin@contoso.com"),

@@ -229,6 +229,7 @@ fn summarise(mode: Mode, results: &[SubscriptionResult]) -> (SecurityContactPoli
         conditions: Vec::new(),
         compliance: Some(compliance),
         summary: Some(summary),
+        last_restore: None,
         tenant_contact: None,
         selection: None,
         exclusions: Vec::new(),

@@ -394,7 +394,7 @@ async fn steady_state_makes_no_kubernetes_request_at_all() {
 }
 
 #[tokio::test]
-async fn a_repaired_drift_is_one_event_and_no_status_write() {
+async fn a_repaired_drift_is_one_event_and_one_status_write_naming_it() {
     let sim = simulator().await;
     let policy = |status| {
         let b = PolicyBuilder::new("p")
@@ -418,8 +418,27 @@ async fn a_repaired_drift_is_one_event_and_no_status_write() {
         .unwrap();
     let (server, result) = pass(&sim, &policy(Some(status))).await;
     result.expect("repair pass");
-    assert_eq!(server.lines(), [format!("POST {EVENTS}")]);
-    assert_eq!(server.seen()[0].body["reason"], "Remediated");
+    // One status write, recording what was restored (status.lastRestore), and one Event.
+    assert_eq!(
+        server.lines(),
+        [
+            format!("PATCH {POLICIES}/p/status"),
+            format!("POST {EVENTS}")
+        ]
+    );
+    let restored = status_of(&server.seen()[0]);
+    assert_eq!(
+        restored.last_restore.expect("lastRestore").subscription_id,
+        DEMO_SUB_COMPLIANT
+    );
+    assert_eq!(server.seen()[1].body["reason"], "Remediated");
+    // The next pass finds it compliant: no request at all.
+    let (server, _) = pass(&sim, &policy(Some(restored_status(&server)))).await;
+    assert!(server.lines().is_empty(), "{:?}", server.lines());
+}
+
+fn restored_status(server: &ApiServer) -> crate::crd::SecurityContactPolicyStatus {
+    last_status(server)
 }
 
 #[tokio::test]
