@@ -268,6 +268,7 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         "azure.cloud=usgov".into(),
         "azure.armEndpoint=https://arm.example.test/".into(),
         "azure.authorityHost=https://login.example.test/".into(),
+        "azure.graphEndpoint=https://graph.example.test/".into(),
         "azure.existingSecret=azure-credentials".into(),
         "caBundle.configMap=proxy-ca".into(),
         "networkPolicy.enabled=true".into(),
