@@ -130,8 +130,9 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
             let mine = streaks.entry(policy.uid().unwrap_or_default()).or_default();
             record::contests(mine, results)
         }
-        // A pass that learned nothing keeps what was known.
-        _ => ctx
+        // A pass cut short by something passing (throttling, an outage) learned nothing:
+        // keep what was known. Suspended or refused, nothing is fighting anyone.
+        Pass::Blocked(failure) if failure.transient => ctx
             .streaks
             .lock()
             .expect("streaks")
@@ -146,6 +147,7 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
                 c
             })
             .unwrap_or_default(),
+        _ => Vec::new(),
     };
     let mut record = record::record(
         policy,

@@ -205,6 +205,8 @@ pub fn contests(
     streaks: &mut std::collections::HashMap<String, Contest>,
     results: &[crate::outcome::SubscriptionResult],
 ) -> Vec<Contest> {
+    // A subscription the policy no longer governs is in no fight of this policy's.
+    streaks.retain(|s, _| results.iter().any(|r| r.subscription == *s));
     for r in results {
         match r.verdict {
             Verdict::Remediated => {
