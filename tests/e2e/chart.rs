@@ -380,6 +380,61 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
     assert_eq!(kind(&docs, "Deployment")["spec"]["replicas"], 2);
     apply(cluster, &elected, true);
 
+    // values.schema.json: a bad value is refused before anything renders, saying which.
+    let bad = Command::new(helm_bin())
+        .args(["template", "sco", CHART, "--set", "logFormat=xml"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("logFormat"), "{said}");
+    let typo = Command::new(helm_bin())
+        .args([
+            "template",
+            "sco",
+            CHART,
+            "--set",
+            "leaderElection.enable=true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !typo.status.success(),
+        "a misspelt value must not be ignored silently"
+    );
+    // NOTES.txt (rendered by a client-side dry-run install) tells who may use the operator's
+    // identity and warns about "*".
+    let install = |sets: &[&str]| {
+        let mut args = vec![
+            "install",
+            "sco",
+            CHART,
+            "--dry-run=client",
+            "--namespace",
+            &ns,
+        ];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let out = Command::new(helm_bin())
+            .args(&args)
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text[text.find("NOTES:").expect("NOTES rendered")..].to_owned()
+    };
+    let notes = install(&[]);
+    assert!(notes.contains(&format!("policies in {ns},")), "{notes}");
+    assert!(notes.contains("readable nowhere"), "{notes}");
+    let everyone = install(&["operatorIdentity.namespaces={*}"]);
+    assert!(everyone.contains("EVERY namespace"), "{everyone}");
+
     // Secrets cluster-wide when asked; a scope the chart does not know is refused.
     let wide = documents(&template(
         &ns,
@@ -406,7 +461,9 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
         .unwrap();
     assert!(!bogus.status.success());
     assert!(
-        String::from_utf8_lossy(&bogus.stderr).contains("secretCredentials.scope must be"),
+        // The schema refuses it first (the template's own `fail` stays for --skip-schema-validation).
+        String::from_utf8_lossy(&bogus.stderr)
+            .contains("'/secretCredentials/scope': value must be one of 'namespaces', 'cluster'"),
         "{}",
         String::from_utf8_lossy(&bogus.stderr)
     );
