@@ -92,8 +92,7 @@ async fn run_audit(args: AuditArgs) -> u8 {
             ));
         }
         Output::Json => {
-            let mut value: serde_json::Value =
-                serde_json::from_str(&report::json(&report)).expect("the report is JSON");
+            let mut value = serde_json::to_value(&report).expect("the report serialises");
             value["scope"] = serde_json::to_value(&scope).expect("the scope is JSON");
             emit(&format!("{value:#}\n"));
         }

@@ -193,7 +193,12 @@ pub async fn tenants(
     action: Action,
 ) -> Vec<crate::tenant::TenantResult> {
     let mut out = Vec::new();
-    let ranked: Vec<(String, crate::overlap::Rank, &crate::crd::TenantContact)> = policies
+    let ranked: Vec<(
+        &Loaded,
+        String,
+        crate::overlap::Rank,
+        &crate::crd::TenantContact,
+    )> = policies
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
@@ -203,23 +208,15 @@ pub async fn tenants(
                 namespace: String::new(),
                 name: p.id(),
             };
-            p.policy
-                .spec
-                .tenant_contact
-                .as_ref()
-                .map(|t| (p.id(), rank, t))
+            let contact = p.policy.spec.tenant_contact.as_ref()?;
+            Some((p, p.id(), rank, contact))
         })
         .collect();
-    for (id, rank, contact) in &ranked {
-        let spec = &policies
-            .iter()
-            .find(|p| &p.id() == id)
-            .expect("a ranked policy")
-            .policy
-            .spec;
+    for (loaded, id, rank, contact) in &ranked {
+        let spec = &loaded.policy.spec;
         if let Some(why) = crate::tenant::conflict(
             (id, rank, contact),
-            ranked.iter().map(|(i, r, t)| (i.as_str(), r, *t)),
+            ranked.iter().map(|(_, i, r, t)| (i.as_str(), r, *t)),
         ) {
             out.push(crate::tenant::TenantResult {
                 policy: id.clone(),

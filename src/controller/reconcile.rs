@@ -137,15 +137,7 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
             .lock()
             .expect("streaks")
             .get(&policy.uid().unwrap_or_default())
-            .map(|m| {
-                let mut c: Vec<_> = m
-                    .values()
-                    .filter(|c| c.passes >= record::CONTESTED_AFTER)
-                    .cloned()
-                    .collect();
-                c.sort_by(|a, b| a.subscription.cmp(&b.subscription));
-                c
-            })
+            .map(record::contested)
             .unwrap_or_default(),
         _ => Vec::new(),
     };

@@ -226,6 +226,11 @@ pub fn contests(
             _ => {}
         }
     }
+    contested(streaks)
+}
+
+/// The subscriptions contested according to `streaks`, by id.
+pub fn contested(streaks: &std::collections::HashMap<String, Contest>) -> Vec<Contest> {
     let mut contested: Vec<Contest> = streaks
         .values()
         .filter(|c| c.passes >= CONTESTED_AFTER)

@@ -8,7 +8,7 @@ use azure_sim::{ManagementGroupSeed, management_group_access_key};
 use k8s_openapi::jiff::{Timestamp, ToSpan};
 use serde_json::json;
 
-use crate::support::{Env, TENANT, world};
+use crate::support::{Env, TENANT, condition_message, world};
 
 const IN_GROUP: &str = "f1ee7000-0000-0000-0000-00000000000a";
 const JOINS: &str = "f1ee7000-0000-0000-0000-00000000000b";
@@ -113,16 +113,7 @@ async fn a_selector_follows_its_management_group_and_an_expired_exclusion_is_enf
                 .is_some_and(|s| s.exclusions.iter().any(|e| e.expired))
         })
         .await;
-    let ready = expired
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .message
-        .clone();
+    let ready = condition_message(&expired, "Ready");
     assert!(
         ready.contains(&format!("the exclusion of {EXEMPT} expired")),
         "{ready}"
@@ -209,14 +200,7 @@ async fn drift_names_who_made_it_and_a_fight_is_contested() {
             })
         })
         .await;
-    let message = contested
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Contested")
-        .unwrap()
-        .message;
+    let message = condition_message(&contested, "Contested");
     assert!(
         message.contains("ops-admin@contoso.com") && message.contains("3 passes in a row"),
         "{message}"

@@ -602,6 +602,15 @@ pub async fn create_namespace(cluster: &Cluster, name: &str) -> String {
     ns
 }
 
+/// The message of a condition (panics when the policy has none of that type).
+pub fn condition_message(p: &SecurityContactPolicy, type_: &str) -> String {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+        .map(|c| c.message.clone())
+        .unwrap_or_else(|| panic!("no {type_} condition"))
+}
+
 /// `(status, reason)` of a condition.
 pub fn condition(p: &SecurityContactPolicy, type_: &str) -> Option<(String, String)> {
     p.status

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::{
     chart::{apply, can_i, kubectl_with, service_account_kubeconfig, template},
-    support::{Cluster, Env, TENANT, condition, create_namespace, world},
+    support::{Cluster, Env, TENANT, condition, condition_message, create_namespace, world},
 };
 
 const S: &str = "7e4a0000-0000-0000-0000-00000000000a";
@@ -328,16 +328,7 @@ async fn a_team_gets_exactly_what_an_access_object_grants() {
     assert_eq!(env.emails(S), [SOC, "team-a@contoso.com"]);
     let grab = env.api().get("grab").await.unwrap();
     let (_, grab_reason) = condition(&grab, "Stalled").unwrap();
-    let grab_message = grab
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap()
-        .message
-        .clone();
+    let grab_message = condition_message(&grab, "Stalled");
     assert_eq!(grab_reason, "NotAllowed");
     assert!(
         grab_message.contains(&format!(
@@ -584,16 +575,7 @@ async fn workload_identity_is_bound_to_its_namespace() {
     let refused = env
         .wait_condition("other-app", "Stalled", "True", "CredentialsInvalid")
         .await;
-    let message = refused
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap()
-        .message
-        .clone();
+    let message = condition_message(&refused, "Stalled");
     assert!(message.contains("AADSTS700213"), "{message}");
     assert!(
         message.contains("No matching federated identity record"),
@@ -628,16 +610,7 @@ async fn workload_identity_is_bound_to_its_namespace() {
     let refused = env_b
         .wait_condition("borrowed", "Stalled", "True", "CredentialsInvalid")
         .await;
-    let message = refused
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap()
-        .message
-        .clone();
+    let message = condition_message(&refused, "Stalled");
     assert!(
         message.contains(&format!(
             "may not request tokens for ServiceAccount {team_b}/azure-writer"
