@@ -57,6 +57,15 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the operator: reconcile SecurityContactPolicies in the cluster.
     Run(RunArgs),
+    /// GET a URL once (the chart's `helm test` hook checks `/readyz` with it: the image has
+    /// no shell and no curl). Exit 0 on a 2xx answer, 1 otherwise.
+    Probe {
+        /// The URL, e.g. http://security-contact-operator:8080/readyz
+        url: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        timeout: u64,
+    },
 }
 
 #[derive(clap::Args, Debug)]

@@ -27,6 +27,7 @@ pub mod oneshot;
 pub(crate) mod outcome;
 pub(crate) mod overlap;
 pub(crate) mod plan;
+pub mod probe;
 pub mod report;
 pub mod selection;
 pub mod tenant;

@@ -13,7 +13,7 @@ use security_contact_operator::{
     controller, crd, leader, manifest,
     metrics::Metrics,
     oneshot::{self, Action, EXIT_ERROR},
-    report,
+    probe, report,
 };
 
 #[tokio::main]
@@ -40,6 +40,18 @@ async fn main() -> ExitCode {
             exit_code(security_contact_operator::embedded::simulate(args, shutdown_signal()).await)
         }
         Command::Run(args) => exit_code(run(args).await),
+        Command::Probe { url, timeout } => {
+            match probe::probe(&url, std::time::Duration::from_secs(timeout)).await {
+                Ok(seen) => {
+                    println!("{seen}");
+                    0
+                }
+                Err(seen) => {
+                    eprintln!("probe failed: {seen}");
+                    1
+                }
+            }
+        }
     };
     ExitCode::from(code)
 }
