@@ -94,7 +94,8 @@ impl Azure {
             endpoints.scope.clone(),
             credential,
             metrics.clone(),
-        );
+        )
+        .with_principal(identity.principal());
         Ok(Azure {
             arm,
             http,
@@ -125,7 +126,8 @@ impl Azure {
             self.endpoints.scope.clone(),
             credential,
             self.metrics.clone(),
-        ))
+        )
+        .with_principal(identity.principal()))
     }
 }
 

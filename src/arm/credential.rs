@@ -145,6 +145,31 @@ impl Identity {
         }
     }
 
+    /// Who Azure sees: tenant and application (or managed identity). Two identities with the
+    /// same principal have the same rights, so what one read the other may see.
+    pub fn principal(&self) -> String {
+        match self {
+            Identity::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            }
+            | Identity::WorkloadIdentity {
+                tenant_id,
+                client_id,
+                ..
+            }
+            | Identity::Federated {
+                tenant_id,
+                client_id,
+                ..
+            } => format!("app:{tenant_id}/{client_id}"),
+            Identity::ManagedIdentity { client_id } => {
+                format!("mi:{}", client_id.as_deref().unwrap_or("system"))
+            }
+        }
+    }
+
     /// A short description for logs (no secret).
     pub fn describe(&self) -> String {
         match self {

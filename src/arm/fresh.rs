@@ -40,11 +40,26 @@ impl ArmClient {
     pub async fn write_fresh<T>(
         &self,
         subscription: &str,
+        decide: impl FnMut(Option<&ContactProperties>) -> Option<(Write, T)>,
+    ) -> Result<FreshWrite<T>, ArmError> {
+        self.write_fresh_from(subscription, None, decide).await
+    }
+
+    /// [`ArmClient::write_fresh`], whose first plan starts from `first`: a read the caller
+    /// made an instant ago while holding the subscription's write lock (so nothing of ours
+    /// can have come between). Retries read again as usual.
+    pub async fn write_fresh_from<T>(
+        &self,
+        subscription: &str,
+        mut first: Option<Option<super::wire::SecurityContact>>,
         mut decide: impl FnMut(Option<&ContactProperties>) -> Option<(Write, T)>,
     ) -> Result<FreshWrite<T>, ArmError> {
         let mut retries = 0;
         loop {
-            let read = self.get_contact(subscription).await?;
+            let read = match first.take() {
+                Some(read) => read,
+                None => self.get_contact(subscription).await?,
+            };
             let etag = read.as_ref().and_then(|c| c.etag()).map(str::to_owned);
             let before = read.map(|c| c.properties);
             let Some((write, decision)) = decide(before.as_ref()) else {

@@ -14,7 +14,10 @@ pub mod retry_after;
 pub mod token;
 pub mod wire;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
 
 use k8s_openapi::jiff::Timestamp;
 
@@ -83,6 +86,10 @@ pub struct ArmClient {
     credential: Credential,
     retry: RetryPolicy,
     metrics: ArmMetrics,
+    /// Who this client acts as ([`Identity::principal`](credential::Identity::principal)):
+    /// reads are shared only between clients of the same principal, never across identities
+    /// that Azure may grant different rights.
+    principal: Arc<str>,
 }
 
 /// The HTTP client for ARM and token calls: per-request timeout, optional extra trusted CA.
@@ -125,7 +132,20 @@ impl ArmClient {
             credential,
             retry: RetryPolicy::default(),
             metrics,
+            principal: Arc::from(""),
         }
+    }
+
+    /// The same client, known as `principal` (see [`ArmClient::principal`]).
+    pub fn with_principal(mut self, principal: impl Into<Arc<str>>) -> Self {
+        self.principal = principal.into();
+        self
+    }
+
+    /// Who this client acts as: a key for sharing what it read with other clients of the
+    /// same identity.
+    pub fn principal(&self) -> &Arc<str> {
+        &self.principal
     }
 
     /// The same identity, HTTP client and retry rules, at another endpoint with another token

@@ -53,6 +53,7 @@ pub async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Ac
                 ctx.ledger_cache.lock().expect("ledger cache").remove(&uid);
                 ctx.selections.lock().expect("selections").remove(&uid);
                 ctx.streaks.lock().expect("streaks").remove(&uid);
+                ctx.passes.lock().expect("passes").remove(&uid);
             }
             return Ok(Action::await_change());
         }
@@ -230,7 +231,7 @@ async fn revert(
             continue;
         }
         let created = record.created(subscription);
-        let lock = ctx.locks.lock_for(subscription);
+        let lock = ctx.desk.locks.lock_for(subscription);
         let _guard = lock.lock().await;
         let mut left = None;
         let mut stopped = false;
@@ -251,6 +252,8 @@ async fn revert(
                 }
             })
             .await;
+        // Whatever other policies last read of this contact may no longer hold.
+        ctx.desk.forget(subscription);
         if stopped {
             let f = Failure {
                 transient: true,

@@ -20,7 +20,7 @@ use kube::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    FIELD_MANAGER, access::AccessView, credentials::ClientCache, ledger::Ledger, sweep::WriteLocks,
+    FIELD_MANAGER, access::AccessView, credentials::ClientCache, desk::Desk, ledger::Ledger,
 };
 use crate::{
     connect::Azure,
@@ -41,7 +41,10 @@ pub struct Context {
     pub metrics: Metrics,
     /// Most ARM requests in flight for one policy's sweep.
     pub concurrency: usize,
-    pub locks: WriteLocks,
+    /// Reads shared between policies, merged writes, and the per-subscription write locks.
+    pub desk: Arc<Desk>,
+    /// When each policy's last pass ended, by UID: reads from before it are not news to it.
+    pub(crate) passes: Mutex<HashMap<String, std::time::Instant>>,
     pub clients: ClientCache,
     /// Revert ledgers: ConfigMaps in the operator's own namespace.
     pub ledgers: Api<ConfigMap>,
@@ -85,7 +88,8 @@ impl Context {
             access,
             metrics,
             concurrency,
-            locks: Default::default(),
+            desk: Default::default(),
+            passes: Default::default(),
             clients: Default::default(),
             failures: Default::default(),
             selections: Default::default(),

@@ -3,6 +3,7 @@
 //! Files by concern: [`reconcile`] (gather → decide → act → record, and the error policy),
 //! [`cleanup`] (deletion and Revert), [`gate`] and [`record`] (the pass's decisions, pure),
 //! [`status`] (the status, pure), [`sweep`] (observe → plan → act over the subscriptions),
+//! [`desk`] (reads shared between policies, merged writes),
 //! [`credentials`], [`ledger`], [`events`] and [`context`]. This file wires the `Controller`:
 //! the watch, its trigger predicate, leadership and shutdown.
 
@@ -10,6 +11,7 @@ pub(crate) mod access;
 pub(crate) mod cleanup;
 pub(crate) mod context;
 pub(crate) mod credentials;
+pub(crate) mod desk;
 pub(crate) mod events;
 pub(crate) mod gate;
 pub(crate) mod ledger;

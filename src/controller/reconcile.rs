@@ -118,7 +118,8 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
                 tenant: &mut tenant,
                 notes: &mut notes,
             };
-            sweep(policy, ctx, &id, now, learned).await?
+            // A new generation reads afresh: what others read before the edit does not count.
+            sweep(policy, ctx, &id, now, progressing.is_some(), learned).await?
         }
     };
 
@@ -196,6 +197,7 @@ async fn sweep(
     ctx: &Context,
     id: &str,
     now: Timestamp,
+    fresh: bool,
     learned: Learned<'_>,
 ) -> Result<Pass> {
     let Learned {
@@ -252,15 +254,26 @@ async fn sweep(
         }
     }
     let governed = ctx.governed(policy, now);
+    let uid = policy.uid().unwrap_or_default();
+    let freshness = sweep::Freshness {
+        fresh,
+        newer_than: ctx.passes.lock().expect("passes").get(&uid).copied(),
+        max_age: interval(policy),
+    };
     let swept = sweep::sweep(
         &arm,
         id,
         &governed,
-        &ctx.locks,
+        &ctx.desk,
+        freshness,
         ctx.concurrency,
         &ctx.stop_writing,
     )
     .await;
+    ctx.passes
+        .lock()
+        .expect("passes")
+        .insert(uid, Instant::now());
     if policy.spec.deletion_policy == DeletionPolicy::Revert {
         update_ledger(policy, ctx, &swept.ledger).await?;
     }

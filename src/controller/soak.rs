@@ -20,7 +20,10 @@ use azure_sim::{
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::sweep::{self, WriteLocks};
+use super::{
+    desk::Desk,
+    sweep::{self, Freshness},
+};
 use crate::{
     arm::{
         ArmClient, RetryPolicy,
@@ -171,11 +174,11 @@ async fn ten_simulated_minutes_of_faults_and_human_edits_lose_nothing() {
     };
 
     let started = Instant::now();
-    let locks = WriteLocks::default();
+    let desk = Arc::new(Desk::default());
     let never = CancellationToken::new();
     let mut failed_results = 0;
     for _ in 0..PASSES {
-        let swept = sweep::sweep(&arm, "soak/p", &spec, &locks, 8, &never).await;
+        let swept = sweep::sweep(&arm, "soak/p", &spec, &desk, Freshness::FRESH, 8, &never).await;
         failed_results += swept.results.iter().filter(|r| r.error.is_some()).count();
     }
     done.store(true, Ordering::SeqCst);
@@ -183,7 +186,7 @@ async fn ten_simulated_minutes_of_faults_and_human_edits_lose_nothing() {
     // The faults stop; one last pass settles what the last edits drifted.
     let faulted = sim.state().requests();
     sim.state().clear_faults();
-    let last = sweep::sweep(&arm, "soak/p", &spec, &locks, 8, &never).await;
+    let last = sweep::sweep(&arm, "soak/p", &spec, &desk, Freshness::FRESH, 8, &never).await;
     assert!(
         last.results.iter().all(|r| r.error.is_none()),
         "{:?}",

@@ -1,9 +1,9 @@
 //! One pass of one policy over its subscriptions: observe → plan → act.
 //!
-//! One GET per subscription (bounded concurrency). Enforce writes only what the plan says, and
-//! writes to one subscription are serialized across every policy in the process: under the
-//! subscription's lock the contact is read again and re-planned, so two policies never write
-//! from the same stale read.
+//! Each subscription is a visit to the [`Desk`]: answered from a read shared with the other
+//! policies when that read is news to this one, else from a read made under the
+//! subscription's write lock, with at most one write that carries every waiting policy's
+//! changes. Here the desk's answer becomes this policy's result and Revert ledger news.
 
 use std::{
     collections::HashMap,
@@ -12,17 +12,16 @@ use std::{
 };
 
 use futures::{StreamExt, stream};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
+use super::desk::{Desk, Reply, Visit};
 use crate::{
-    arm::{ArmClient, fresh::Write, wire::ContactProperties},
+    arm::{ArmClient, wire::ContactProperties},
     cis,
-    crd::{Mode, SecurityContactPolicySpec},
+    crd::SecurityContactPolicySpec,
     emails,
-    outcome::{Failure, SubscriptionResult, Verdict},
+    outcome::{SubscriptionResult, Verdict},
     plan,
-    validate::parse_interval,
 };
 
 /// One async lock per subscription, shared by every policy.
@@ -56,22 +55,59 @@ pub struct LedgerNews {
     pub present: Option<Vec<String>>,
 }
 
+/// How a pass sees the contacts it reads: see [`super::desk`].
+#[derive(Clone, Copy, Debug)]
+pub struct Freshness {
+    /// The spec changed since the last pass: read everything afresh.
+    pub fresh: bool,
+    /// When this policy's previous pass ended (reads before it are not news to it).
+    pub newer_than: Option<std::time::Instant>,
+    /// The oldest read it accepts: its interval.
+    pub max_age: Duration,
+}
+
+#[cfg(test)]
+impl Freshness {
+    /// Read every subscription now, whatever was read before.
+    pub const FRESH: Freshness = Freshness {
+        fresh: true,
+        newer_than: None,
+        max_age: Duration::ZERO,
+    };
+}
+
 pub async fn sweep(
     arm: &ArmClient,
     policy_id: &str,
     spec: &SecurityContactPolicySpec,
-    locks: &WriteLocks,
+    desk: &Arc<Desk>,
+    freshness: Freshness,
     concurrency: usize,
     stop_writing: &CancellationToken,
 ) -> Swept {
-    // Owned ids: a stream of borrowed ones trips the compiler's higher-ranked lifetime
-    // inference once the future is spawned by the Controller.
-    let outcomes: Vec<(SubscriptionResult, Option<LedgerNews>)> =
-        stream::iter(spec.subscriptions.clone())
-            .map(|sub| async move { one(arm, policy_id, spec, &sub, locks, stop_writing).await })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
+    // Every policy walks its subscriptions in the same (sorted) order, so policies that pass
+    // together reach a subscription together and share its round.
+    let mut subscriptions = spec.subscriptions.clone();
+    subscriptions.sort_unstable_by_key(|s| s.to_ascii_lowercase());
+    let visit = Visit {
+        policy: policy_id.to_owned(),
+        contact: spec.contact.clone(),
+        mode: spec.mode,
+        fresh: freshness.fresh,
+        newer_than: freshness.newer_than,
+        max_age: freshness.max_age,
+    };
+    let outcomes: Vec<(SubscriptionResult, Option<LedgerNews>)> = stream::iter(subscriptions)
+        .map(|sub| {
+            let visit = visit.clone();
+            async move {
+                let reply = desk.visit(arm, &sub, visit, stop_writing).await;
+                one(policy_id, spec, &sub, reply)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
     let mut results = Vec::with_capacity(outcomes.len());
     let mut ledger = Vec::new();
     for (result, news) in outcomes {
@@ -82,82 +118,41 @@ pub async fn sweep(
     Swept { results, ledger }
 }
 
-async fn one(
-    arm: &ArmClient,
+/// One subscription's result, from what the desk answered.
+fn one(
     policy_id: &str,
     spec: &SecurityContactPolicySpec,
     subscription: &str,
-    locks: &WriteLocks,
-    stop_writing: &CancellationToken,
+    reply: Reply,
 ) -> (SubscriptionResult, Option<LedgerNews>) {
     let mut result = SubscriptionResult::new(policy_id, spec.mode, subscription);
-    let news = |present: Option<&ContactProperties>| LedgerNews {
+    let share = match reply {
+        Ok(share) => share,
+        Err(failure) => return (result.failed(failure), None),
+    };
+    let mut news = LedgerNews {
         subscription: subscription.to_owned(),
-        present: present.map(addresses),
+        present: share.after.as_ref().map(addresses),
         ..LedgerNews::default()
     };
-
-    let observed = match read(arm, subscription).await {
-        Ok(o) => o,
-        Err(e) => return (result.failed(Failure::from(&e)), None),
-    };
-    let first = plan::plan(&spec.contact, observed.as_ref());
-    if first.is_compliant() || spec.mode == Mode::Audit {
-        result.verdict = if first.is_compliant() {
+    result.cis = cis::findings(share.after.as_ref());
+    let Some(plan) = share.written else {
+        let now = plan::plan(&spec.contact, share.after.as_ref());
+        result.verdict = if now.is_compliant() {
             Verdict::Compliant
         } else {
             Verdict::NonCompliant
         };
-        result.cis = cis::findings(observed.as_ref());
-        result.drift = first.drift;
-        result.changes = first.changes;
-        return (result, Some(news(observed.as_ref())));
-    }
-
-    let lock = locks.lock_for(subscription);
-    let guard = lock.lock().await;
-    // Writes before this instant are someone else's (ours come after).
-    let before_ours = Timestamp::now();
-    let mut stopped = false;
-    let outcome = arm
-        .write_fresh(subscription, |current| {
-            // Checked right before each write: a replica that lost its lease or is shutting
-            // down writes nothing more.
-            if stop_writing.is_cancelled() {
-                stopped = true;
-                return None;
-            }
-            let plan = plan::plan(&spec.contact, current);
-            plan.desired
-                .clone()
-                .map(|desired| (Write::Put(desired), plan))
-        })
-        .await;
-    let fresh = match outcome {
-        Ok(fresh) => fresh,
-        Err(e) => return (result.failed(Failure::from(&e)), None),
-    };
-    if stopped {
-        let failure = Failure {
-            transient: true,
-            ..Failure::terminal(
-                "Stopping",
-                "not written: this replica is shutting down or no longer leads",
-            )
-        };
-        return (result.failed(failure), None);
-    }
-    result.cis = cis::findings(fresh.after.as_ref());
-    let mut news = news(fresh.after.as_ref());
-    let Some(plan) = fresh.written else {
-        // Someone else made it compliant between our two reads.
+        result.drift = now.drift;
+        result.changes = now.changes;
         return (result, Some(news));
     };
     result.drift = plan.drift;
     result.changes = plan.changes;
-    result.created = fresh.created;
+    result.created = share.created;
+    result.changed_by = share.changed_by;
     // Judge on what ARM holds now, not on what we sent.
-    let check = plan::plan(&spec.contact, fresh.after.as_ref());
+    let check = plan::plan(&spec.contact, share.after.as_ref());
     result.verdict = if check.is_compliant() {
         Verdict::Remediated
     } else {
@@ -165,31 +160,8 @@ async fn one(
         Verdict::NonCompliant
     };
     let desired = plan.desired.unwrap_or_default();
-    news.added = added(fresh.before.as_ref(), &desired, fresh.after.as_ref());
-    news.created = fresh.created;
-    // Drift on a contact we govern: ask the Activity Log who made it (one query, only now).
-    // Not knowing is no failure: the write stands either way.
-    let window = parse_interval(&spec.interval)
-        .unwrap_or(Duration::from_secs(900))
-        .saturating_mul(2)
-        .clamp(
-            Duration::from_secs(3600),
-            Duration::from_secs(90 * 24 * 3600),
-        );
-    drop(guard);
-    let from = before_ours
-        .checked_sub(SignedDuration::try_from(window).unwrap_or(SignedDuration::from_hours(1)))
-        .unwrap_or(before_ours);
-    match arm
-        .last_contact_write(subscription, from, before_ours)
-        .await
-    {
-        Ok(writer) => {
-            tracing::debug!(subscription, writer = ?writer, "Activity Log read on drift");
-            result.changed_by = writer;
-        }
-        Err(e) => tracing::debug!(subscription, "Activity Log not read: {}", e.summary()),
-    }
+    news.added = added(share.before.as_ref(), &desired, share.after.as_ref());
+    news.created = share.created;
     (result, Some(news))
 }
 
@@ -210,13 +182,4 @@ fn added(
         .into_iter()
         .filter(|a| !emails::contains(&before, a) && emails::contains(&after, a))
         .collect()
-}
-
-async fn read(
-    arm: &ArmClient,
-    subscription: &str,
-) -> Result<Option<ContactProperties>, crate::arm::ArmError> {
-    arm.get_contact(subscription)
-        .await
-        .map(|c| c.map(|c| c.properties))
 }

@@ -818,7 +818,8 @@ async fn a_person_s_edit_during_a_429_wait_survives_the_operator_s_retry() {
         &ctx.azure.arm,
         "ns/p",
         &spec,
-        &ctx.locks,
+        &ctx.desk,
+        super::sweep::Freshness::FRESH,
         4,
         &ctx.stop_writing,
     )

@@ -1,0 +1,703 @@
+//! Shared observation and merged writes: one desk per process, in front of every policy's
+//! reads and writes of a subscription's contact.
+//!
+//! k policies over the same subscriptions used to cost k GETs per subscription per interval
+//! and, to converge, k PUTs. Here a policy's visit to a subscription is answered from the last
+//! read when that read is news to it (made after its own previous pass ended, and no older than
+//! its interval), so whichever policy passes first after the contact was last read pays for the
+//! GET and the others read along. Otherwise the visit joins a *round*: the round takes the
+//! subscription's write lock, reads once, and when any Enforce member needs a change it writes
+//! once, planned from that read (taken under the lock, so nothing of ours came between) by
+//! folding every member's plan: Additive members each add their own addresses to the union.
+//! Conflicts are not decided here: the gate keeps incompatible policies apart before any visit.
+//! Each member gets back its own part: what it needed, what was written, what ARM holds after.
+//!
+//! Rounds are spawned tasks, so a pass that is cancelled mid-visit never strands the members
+//! who joined its round. Reads are shared only between clients of one principal
+//! ([`ArmClient::principal`]): a namespace never sees a contact through an identity whose
+//! rights it does not have.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::sweep::WriteLocks;
+use crate::{
+    arm::{ArmClient, ContactWrite, fresh::Write, wire::ContactProperties},
+    crd::{ContactSpec, Mode},
+    outcome::Failure,
+    plan::{self, Plan},
+};
+
+/// One policy's business with one subscription.
+#[derive(Clone, Debug)]
+pub struct Visit {
+    /// `namespace/name`, for logs.
+    pub policy: String,
+    pub contact: ContactSpec,
+    pub mode: Mode,
+    /// The policy's spec changed since its last pass: only a read made for this visit will do.
+    pub fresh: bool,
+    /// Only reads made after this instant are news to the policy: the end of its previous
+    /// pass (its own reads from that pass tell it nothing new).
+    pub newer_than: Option<Instant>,
+    /// The oldest read the policy accepts: its interval.
+    pub max_age: Duration,
+}
+
+/// What a visit learned: the contact it was judged on and, when a write carried this
+/// policy's changes, its own plan.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Share {
+    /// The contact the write (if any) was planned from.
+    pub before: Option<ContactProperties>,
+    /// What ARM holds now: read back after a write, else `before`.
+    pub after: Option<ContactProperties>,
+    /// This policy's plan, when the round's write carried it.
+    pub written: Option<Plan>,
+    /// The write created the contact.
+    pub created: bool,
+    /// Who changed the contact since we last saw it right (Activity Log), when asked.
+    pub changed_by: Option<ContactWrite>,
+}
+
+impl Share {
+    fn observed(contact: Option<ContactProperties>) -> Share {
+        Share {
+            before: contact.clone(),
+            after: contact,
+            ..Share::default()
+        }
+    }
+}
+
+pub type Reply = Result<Share, Failure>;
+
+/// Counts that tests and metrics read: how many visits were answered without a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeskCounts {
+    pub visits: u64,
+    pub shared: u64,
+    pub rounds: u64,
+    pub writes: u64,
+}
+
+/// (principal, lower-case subscription id)
+type SlotKey = (Arc<str>, String);
+
+#[derive(Default)]
+pub struct Desk {
+    slots: Mutex<HashMap<SlotKey, Arc<Mutex<Slot>>>>,
+    /// One async lock per subscription: rounds and Revert's cleanup take it before reading
+    /// for a write.
+    pub locks: WriteLocks,
+    counts: Mutex<DeskCounts>,
+}
+
+#[derive(Default)]
+struct Slot {
+    seen: Option<Seen>,
+    /// The round new visitors join, until its read has answered.
+    open: Option<Arc<Mutex<Round>>>,
+}
+
+#[derive(Clone)]
+struct Seen {
+    contact: Option<ContactProperties>,
+    /// When the request was sent: a read is news to a policy only if sent after its last pass.
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Round {
+    /// The GET is on its way: a visit that needs a read made for it opens the next round.
+    reading: bool,
+    closed: bool,
+    members: Vec<Member>,
+}
+
+struct Member {
+    visit: Visit,
+    reply: oneshot::Sender<Reply>,
+}
+
+impl Desk {
+    pub fn counts(&self) -> DeskCounts {
+        *self.counts.lock().expect("desk counts")
+    }
+
+    /// Forgets what was read of `subscription` (every principal): after a write that did not
+    /// go through the desk (Revert's cleanup).
+    pub fn forget(&self, subscription: &str) {
+        let key = subscription.to_ascii_lowercase();
+        let slots = self.slots.lock().expect("desk slots");
+        for ((_, sub), slot) in slots.iter() {
+            if *sub == key {
+                slot.lock().expect("desk slot").seen = None;
+            }
+        }
+    }
+
+    /// Answers one policy's visit to one subscription: from the last read when that is news
+    /// to the policy and the policy needs no write, otherwise through a round.
+    pub async fn visit(
+        self: &Arc<Self>,
+        arm: &ArmClient,
+        subscription: &str,
+        visit: Visit,
+        stop_writing: &CancellationToken,
+    ) -> Reply {
+        let key = (arm.principal().clone(), subscription.to_ascii_lowercase());
+        let slot = self
+            .slots
+            .lock()
+            .expect("desk slots")
+            .entry(key)
+            .or_default()
+            .clone();
+        let (answer, lead) = {
+            let mut s = slot.lock().expect("desk slot");
+            self.count(|c| c.visits += 1);
+            if let Some(seen) = s.seen.as_ref().filter(|seen| news(seen, &visit)) {
+                let plan = plan::plan(&visit.contact, seen.contact.as_ref());
+                if plan.desired.is_none() || visit.mode == Mode::Audit {
+                    self.count(|c| c.shared += 1);
+                    return Ok(Share::observed(seen.contact.clone()));
+                }
+            }
+            let (reply, answer) = oneshot::channel();
+            let member = Member { visit, reply };
+            let member = match s.open.as_ref() {
+                Some(round) => join(round, member),
+                None => Some(member),
+            };
+            let lead = member.map(|member| {
+                let round = Arc::new(Mutex::new(Round {
+                    members: vec![member],
+                    ..Round::default()
+                }));
+                s.open = Some(round.clone());
+                round
+            });
+            (answer, lead)
+        };
+        if let Some(round) = lead {
+            self.count(|c| c.rounds += 1);
+            let desk = self.clone();
+            let (arm, subscription, stop) =
+                (arm.clone(), subscription.to_owned(), stop_writing.clone());
+            tokio::spawn(async move { desk.run(arm, subscription, slot, round, stop).await });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(Failure::terminal(
+                "Internal",
+                "the shared read of this subscription ended without an answer",
+            ))
+        })
+    }
+
+    fn count(&self, f: impl FnOnce(&mut DeskCounts)) {
+        f(&mut self.counts.lock().expect("desk counts"));
+    }
+
+    /// One round: lock, read, maybe one merged write, answer every member.
+    async fn run(
+        self: Arc<Self>,
+        arm: ArmClient,
+        subscription: String,
+        slot: Arc<Mutex<Slot>>,
+        round: Arc<Mutex<Round>>,
+        stop: CancellationToken,
+    ) {
+        let lock = self.locks.lock_for(&subscription);
+        let guard = lock.lock().await;
+        round.lock().expect("round").reading = true;
+        let sent = Instant::now();
+        // Writes before this instant are someone else's (ours come after).
+        let before_ours = Timestamp::now();
+        let read = arm.get_contact(&subscription).await;
+        // Close the round: whoever comes now waits for the next one.
+        let (members, previous) = {
+            let mut s = slot.lock().expect("desk slot");
+            let mut r = round.lock().expect("round");
+            r.closed = true;
+            if s.open
+                .as_ref()
+                .is_some_and(|open| Arc::ptr_eq(open, &round))
+            {
+                s.open = None;
+            }
+            let previous = s.seen.clone();
+            if let Ok(contact) = &read {
+                s.seen = Some(Seen {
+                    contact: contact.as_ref().map(|c| c.properties.clone()),
+                    at: sent,
+                });
+            }
+            (std::mem::take(&mut r.members), previous)
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err(e) => {
+                let failure = Failure::from(&e);
+                for m in members {
+                    let _ = m.reply.send(Err(failure.clone()));
+                }
+                return;
+            }
+        };
+        let current = read.as_ref().map(|c| c.properties.clone());
+        let writers: Vec<usize> = (0..members.len())
+            .filter(|&i| {
+                let v = &members[i].visit;
+                v.mode == Mode::Enforce
+                    && plan::plan(&v.contact, current.as_ref()).desired.is_some()
+            })
+            .collect();
+        if writers.is_empty() {
+            for m in members {
+                let _ = m.reply.send(Ok(Share::observed(current.clone())));
+            }
+            return;
+        }
+
+        let mut stopped = false;
+        let outcome = arm
+            .write_fresh_from(&subscription, Some(read), |now| {
+                // Checked right before each write: a replica that lost its lease or is
+                // shutting down writes nothing more.
+                if stop.is_cancelled() {
+                    stopped = true;
+                    return None;
+                }
+                let plans: Vec<Plan> = writers
+                    .iter()
+                    .map(|&i| plan::plan(&members[i].visit.contact, now))
+                    .collect();
+                // The union: each member's plan applied on top of the previous ones.
+                let mut desired = now.cloned();
+                let mut changed = false;
+                for &i in &writers {
+                    if let Some(next) =
+                        plan::plan(&members[i].visit.contact, desired.as_ref()).desired
+                    {
+                        desired = Some(next);
+                        changed = true;
+                    }
+                }
+                let desired = desired.filter(|_| changed)?;
+                Some((Write::Put(desired), plans))
+            })
+            .await;
+        let fresh = match outcome {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                // The read stands; the write failed. Only the writers hear of it.
+                self.forget_slot(&slot);
+                let failure = Failure::from(&e);
+                for (i, m) in members.into_iter().enumerate() {
+                    let reply = if writers.contains(&i) {
+                        Err(failure.clone())
+                    } else {
+                        Ok(Share::observed(current.clone()))
+                    };
+                    let _ = m.reply.send(reply);
+                }
+                return;
+            }
+        };
+        if fresh.written.is_some() {
+            self.count(|c| c.writes += 1);
+        }
+        slot.lock().expect("desk slot").seen = Some(Seen {
+            contact: fresh.after.clone(),
+            at: Instant::now(),
+        });
+        drop(guard);
+        // Drift on a contact we saw right before: ask the Activity Log who changed it, once for
+        // every member (not on a first write, nor after a restart: nothing was ours to lose).
+        let restored = fresh.written.is_some()
+            && previous.as_ref().is_some_and(|seen| {
+                writers.iter().any(|&i| {
+                    plan::plan(&members[i].visit.contact, seen.contact.as_ref())
+                        .desired
+                        .is_none()
+                })
+            });
+        let changed_by = if restored {
+            let widest = writers
+                .iter()
+                .map(|&i| members[i].visit.max_age)
+                .max()
+                .unwrap_or(Duration::from_secs(900));
+            who_changed(&arm, &subscription, widest, before_ours).await
+        } else {
+            None
+        };
+        let mut plans = fresh.written.map(|plans| plans.into_iter());
+        for (i, m) in members.into_iter().enumerate() {
+            let writer = writers.contains(&i);
+            let reply = if writer && stopped {
+                Err(stopping())
+            } else if let (true, Some(plans)) = (writer, plans.as_mut()) {
+                Ok(Share {
+                    before: fresh.before.clone(),
+                    after: fresh.after.clone(),
+                    written: plans.next(),
+                    created: fresh.created,
+                    changed_by: changed_by.clone(),
+                })
+            } else {
+                // Someone else made it compliant between our reads, or this member needed no
+                // write: judged on what ARM holds now.
+                Ok(Share::observed(fresh.after.clone()))
+            };
+            let _ = m.reply.send(reply);
+        }
+    }
+
+    fn forget_slot(&self, slot: &Mutex<Slot>) {
+        slot.lock().expect("desk slot").seen = None;
+    }
+}
+
+/// Joins `member` to `round` when it still takes members; gives it back otherwise.
+fn join(round: &Mutex<Round>, member: Member) -> Option<Member> {
+    let mut r = round.lock().expect("round");
+    if r.closed || (r.reading && member.visit.fresh) {
+        return Some(member);
+    }
+    r.members.push(member);
+    None
+}
+
+/// A read is news to a visit made after the policy's previous pass, young enough, and not
+/// wanted fresh.
+fn news(seen: &Seen, visit: &Visit) -> bool {
+    !visit.fresh
+        && seen.at.elapsed() <= visit.max_age
+        && visit.newer_than.is_none_or(|t| seen.at > t)
+}
+
+fn stopping() -> Failure {
+    Failure {
+        transient: true,
+        ..Failure::terminal(
+            "Stopping",
+            "not written: this replica is shutting down or no longer leads",
+        )
+    }
+}
+
+/// The Activity Log's last write to the contact within twice the interval (1 h to 90 days)
+/// before `until` (our own write came after it). Not knowing is no failure: the write stands
+/// either way.
+async fn who_changed(
+    arm: &ArmClient,
+    subscription: &str,
+    interval: Duration,
+    until: Timestamp,
+) -> Option<ContactWrite> {
+    let window = interval.saturating_mul(2).clamp(
+        Duration::from_secs(3600),
+        Duration::from_secs(90 * 24 * 3600),
+    );
+    let from = until
+        .checked_sub(SignedDuration::try_from(window).unwrap_or(SignedDuration::from_hours(1)))
+        .unwrap_or(until);
+    match arm.last_contact_write(subscription, from, until).await {
+        Ok(writer) => {
+            tracing::debug!(subscription, writer = ?writer, "Activity Log read on drift");
+            writer
+        }
+        Err(e) => {
+            tracing::debug!(subscription, "Activity Log not read: {}", e.summary());
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Request counts, asserted: what the desk promises is fewer requests for the same truth.
+
+    use std::sync::Arc;
+
+    use azure_sim::{
+        Access, PrincipalSeed, RouteKind, SimConfig, SimHandle as Simulator, Simulator as Sim,
+        SubscriptionSeed,
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        arm::{
+            cloud::{Cloud, Endpoints},
+            credential::Identity,
+            http_client,
+            metrics::ArmMetrics,
+        },
+        controller::sweep::{self, Freshness},
+        crd::SecurityContactPolicySpec,
+        outcome::Verdict,
+    };
+
+    const TENANT: &str = "de5cde5c-0000-0000-0000-0000000000aa";
+    const CLIENT: &str = "desk-operator";
+    const SECRET: &str = "desk-secret";
+    const INTERVAL: Duration = Duration::from_secs(900);
+
+    struct World {
+        sim: Simulator,
+        subs: Vec<String>,
+    }
+
+    async fn world(n: usize) -> World {
+        let subs: Vec<String> = (0..n)
+            .map(|i| format!("de5cde5c-0000-0000-0000-{i:012}"))
+            .collect();
+        let seeds = subs
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let mut seed = SubscriptionSeed::new(id.clone());
+                // Half with a person's address on them, half without a contact.
+                if i % 2 == 0 {
+                    seed.contact =
+                        Some(json!({"emails": "owner@fabrikam.example", "isEnabled": true}));
+                }
+                seed
+            })
+            .collect();
+        let sim = Sim::start(SimConfig {
+            etags: true,
+            ..SimConfig::single_tenant(
+                TENANT,
+                PrincipalSeed::with_secret(CLIENT, SECRET, Access::ReadWrite),
+                seeds,
+            )
+        })
+        .await
+        .unwrap();
+        World { sim, subs }
+    }
+
+    fn client(sim: &Simulator, principal: &str) -> ArmClient {
+        let url = sim.url();
+        let http = http_client(Duration::from_secs(10), Some(sim.ca_pem().as_bytes())).unwrap();
+        let endpoints = Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url));
+        let credential = Identity::ClientSecret {
+            tenant_id: TENANT.into(),
+            client_id: CLIENT.into(),
+            client_secret: SECRET.into(),
+        }
+        .credential(&http, &endpoints.authority_host)
+        .unwrap();
+        ArmClient::new(
+            http,
+            endpoints.arm,
+            endpoints.scope,
+            credential,
+            ArmMetrics::default(),
+        )
+        .with_principal(principal)
+    }
+
+    fn policy(subs: &[String], address: &str, mode: Mode) -> SecurityContactPolicySpec {
+        let mut spec = crate::testing::spec(&[], &[address]);
+        spec.subscriptions = subs.to_vec();
+        spec.mode = mode;
+        spec
+    }
+
+    fn contact_requests(sim: &Simulator, method: &str) -> u64 {
+        sim.state()
+            .requests()
+            .count(method, RouteKind::SecurityContact, None)
+    }
+
+    fn shared(newer_than: Option<Instant>) -> Freshness {
+        Freshness {
+            fresh: false,
+            newer_than,
+            max_age: INTERVAL,
+        }
+    }
+
+    /// Runs every policy's pass at once; returns each pass's results and when it ended.
+    async fn passes(
+        arm: &ArmClient,
+        desk: &Arc<Desk>,
+        specs: &[SecurityContactPolicySpec],
+        freshness: &[Freshness],
+    ) -> Vec<(sweep::Swept, Instant)> {
+        let never = CancellationToken::new();
+        let runs = specs
+            .iter()
+            .zip(freshness)
+            .enumerate()
+            .map(|(i, (spec, f))| {
+                let never = never.clone();
+                async move {
+                    let id = format!("ns/p{i}");
+                    let swept =
+                        sweep::sweep(arm, &id, spec, desk, *f, spec.subscriptions.len(), &never)
+                            .await;
+                    (swept, Instant::now())
+                }
+            });
+        futures::future::join_all(runs).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn k_overlapping_policies_converge_with_one_read_one_merged_write_and_one_read_back() {
+        const K: usize = 10;
+        let World { sim, subs } = world(20).await;
+        let arm = client(&sim, "operator");
+        arm.check_credential().await.unwrap();
+        let desk = Arc::new(Desk::default());
+        let specs: Vec<_> = (0..K)
+            .map(|i| policy(&subs, &format!("team{i}@contoso.com"), Mode::Enforce))
+            .collect();
+        // Hold every subscription's write lock until all K policies have asked: each
+        // subscription then has exactly one round with every policy in it, whatever the
+        // scheduler does (the promise under test is the merge, not a race).
+        let mut held = Vec::new();
+        for sub in &subs {
+            held.push(desk.locks.lock_for(sub).lock_owned().await);
+        }
+        let running = {
+            let (arm, desk, specs) = (arm.clone(), desk.clone(), specs.clone());
+            tokio::spawn(async move {
+                let fresh = vec![shared(None); K];
+                passes(&arm, &desk, &specs, &fresh).await
+            })
+        };
+        while desk.counts().visits < (K * subs.len()) as u64 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(held);
+        let first = running.await.unwrap();
+
+        let n = subs.len() as u64;
+        assert_eq!(
+            contact_requests(&sim, "GET"),
+            2 * n,
+            "one read and one read-back each"
+        );
+        assert_eq!(contact_requests(&sim, "PUT"), n, "one merged write each");
+        assert_eq!(desk.counts().rounds, n);
+        for (i, sub) in subs.iter().enumerate() {
+            let emails = sim.state().contact(sub).unwrap().unwrap()["emails"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            for k in 0..K {
+                assert!(
+                    emails.contains(&format!("team{k}@contoso.com")),
+                    "{sub}: {emails}"
+                );
+            }
+            // Additive: the person's address stays.
+            assert_eq!(
+                emails.contains("owner@fabrikam.example"),
+                i % 2 == 0,
+                "{emails}"
+            );
+        }
+        // Each policy hears its own part: Remediated, and only its own address as added.
+        for (k, (swept, _)) in first.iter().enumerate() {
+            assert!(
+                swept
+                    .results
+                    .iter()
+                    .all(|r| r.verdict == Verdict::Remediated)
+            );
+            for news in &swept.ledger {
+                assert_eq!(news.added, vec![format!("team{k}@contoso.com")]);
+            }
+            let created = swept.ledger.iter().filter(|n| n.created).count();
+            assert_eq!(
+                created,
+                subs.len() / 2,
+                "policy {k}: created where there was none"
+            );
+        }
+
+        // Steady state: the next passes, one after another as their intervals fall due. The
+        // first reads (what it saw last is no news to it); the others read along.
+        sim.state().reset_requests();
+        let mut ended: Vec<Instant> = first.iter().map(|(_, at)| *at).collect();
+        for k in 0..K {
+            let again = passes(&arm, &desk, &specs[k..=k], &[shared(Some(ended[k]))]).await;
+            assert!(
+                again[0]
+                    .0
+                    .results
+                    .iter()
+                    .all(|r| r.verdict == Verdict::Compliant)
+            );
+            ended[k] = again[0].1;
+        }
+        assert_eq!(
+            contact_requests(&sim, "GET"),
+            n,
+            "one GET per subscription per interval"
+        );
+        assert_eq!(contact_requests(&sim, "PUT"), 0);
+
+        // A spec change reads afresh, even with a read that would be news.
+        sim.state().reset_requests();
+        passes(
+            &arm,
+            &desk,
+            &specs[..1],
+            &[Freshness {
+                fresh: true,
+                ..shared(None)
+            }],
+        )
+        .await;
+        assert_eq!(contact_requests(&sim, "GET"), n);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_are_never_shared_between_principals_and_audit_never_writes() {
+        let World { sim, subs } = world(6).await;
+        let (ours, theirs) = (client(&sim, "app:a"), client(&sim, "app:b"));
+        let desk = Arc::new(Desk::default());
+        let audit = policy(&subs, "secops@contoso.com", Mode::Audit);
+        passes(&ours, &desk, std::slice::from_ref(&audit), &[shared(None)]).await;
+        passes(
+            &theirs,
+            &desk,
+            std::slice::from_ref(&audit),
+            &[shared(None)],
+        )
+        .await;
+        let n = subs.len() as u64;
+        assert_eq!(
+            contact_requests(&sim, "GET"),
+            2 * n,
+            "another principal reads for itself"
+        );
+        // The same principal, a read that is news: answered without a request.
+        let swept = passes(&ours, &desk, std::slice::from_ref(&audit), &[shared(None)]).await;
+        assert_eq!(contact_requests(&sim, "GET"), 2 * n);
+        assert_eq!(contact_requests(&sim, "PUT"), 0, "Audit never writes");
+        assert!(
+            swept[0]
+                .0
+                .results
+                .iter()
+                .all(|r| r.verdict == Verdict::NonCompliant)
+        );
+        assert_eq!(desk.counts().shared, n);
+    }
+}
