@@ -223,11 +223,12 @@ async fn revert(
         .iter()
         .map(|(p, tier, spec)| gate::contender(p, spec, *tier))
         .collect();
+    let required = overlap::Required::new(&others);
     let mut reverted = Vec::new();
     for subscription in subscriptions {
         let added = record.added(subscription);
-        let required = overlap::required_elsewhere(subscription, &others);
-        if added.iter().all(|a| emails::contains(&required, a)) {
+        let required = required.on(subscription);
+        if added.iter().all(|a| emails::contains(required, a)) {
             continue;
         }
         let created = record.created(subscription);
@@ -241,7 +242,7 @@ async fn revert(
                     stopped = true;
                     return None;
                 }
-                let r = plan::revert(current, &added, &required, created)?;
+                let r = plan::revert(current, &added, required, created)?;
                 match r.action {
                     RevertAction::Put(desired) => Some((Write::Put(desired), (r.removed, false))),
                     RevertAction::Delete => Some((Write::Delete, (r.removed, true))),

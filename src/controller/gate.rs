@@ -55,21 +55,28 @@ pub fn gate<'a>(
         Err(why) => return Gate::Blocked(Failure::terminal(reason::NOT_ALLOWED, why)),
     };
     // Overlaps are judged on what each policy governs now: excluded subscriptions share
-    // nothing.
+    // nothing. Only the others that outrank this one and could not share a subscription with
+    // it are resolved to what they govern: with a thousand compatible policies that is none.
+    let mine = governed(policy);
+    let me = contender(policy, &mine, tier);
     let governed_others: Vec<(
         &SecurityContactPolicy,
         u8,
         Cow<'_, SecurityContactPolicySpec>,
     )> = live_others(policy, all)
         .filter(|p| !p.spec.suspend)
-        .filter_map(|p| standing(p).ok().map(|tier| (p, tier, governed(p))))
+        .filter_map(|p| standing(p).ok().map(|tier| (p, tier)))
+        .filter(|(p, tier)| {
+            contender(p, &p.spec, *tier).rank < me.rank
+                && overlap::incompatible(&policy.spec.contact, &p.spec.contact).is_some()
+        })
+        .map(|(p, tier)| (p, tier, governed(p)))
         .collect();
     let others: Vec<Contender<'_>> = governed_others
         .iter()
         .map(|(p, tier, spec)| contender(p, spec, *tier))
         .collect();
-    let mine = governed(policy);
-    match overlap::conflict(&contender(policy, &mine, tier), &others) {
+    match overlap::conflict(&me, &others) {
         Some(why) => Gate::Blocked(Failure::terminal(reason::CONFLICT, why)),
         None => Gate::Run,
     }
