@@ -197,6 +197,8 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             "CustomResourceDefinition",
             "CustomResourceDefinition",
             "Deployment",
+            // The `helm test` hook (templates/tests/test-readyz.yaml): `helm template` renders tests.
+            "Pod",
             "Role",
             "RoleBinding",
             "Service",
@@ -290,6 +292,8 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
+            // The `helm test` hook (templates/tests/test-readyz.yaml): `helm template` renders tests.
+            "Pod",
             "NetworkPolicy",
             "Role",
             "Role",

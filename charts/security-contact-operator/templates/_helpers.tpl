@@ -41,8 +41,38 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/*
+The operator image. A digest pins the exact bytes that were built, signed and attested, and
+wins over the tag (a tag can be moved; `repo:tag@digest` would mislead a reader about which
+one the runtime trusts).
+*/}}
 {{- define "sco.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` Pod. Deliberately not the selector labels: a bare Pod matching the
+Deployment's selector would be adopted (and possibly deleted) by its ReplicaSet, counted as a
+Service endpoint, and fall under the operator's NetworkPolicy, whose egress rules would then
+block the very request the test makes.
+*/}}
+{{- define "sco.testLabels" -}}
+helm.sh/chart: {{ include "sco.chart" . }}
+app.kubernetes.io/part-of: {{ include "sco.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* What the operator's NetworkPolicy lets in besides `networkPolicy.ingressFrom`: the test Pod. */}}
+{{- define "sco.testSelectorLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
 {{- end }}
 
 {{/*
