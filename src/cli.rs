@@ -106,6 +106,18 @@ pub struct RunArgs {
     )]
     pub operator_identity_namespaces: Vec<String>,
 
+    /// Requests per second to ARM while policies have their first pass after a start (or a
+    /// new leadership term), so a restart does not fire every policy at once; 0 lifts it.
+    /// After that, only `--concurrency` (one budget for the whole process, adapting to 429s
+    /// and ARM's remaining-requests headers) applies.
+    #[arg(
+        long,
+        env = "SCO_STARTUP_BUDGET",
+        default_value_t = 100,
+        value_name = "REQUESTS_PER_SECOND"
+    )]
+    pub startup_budget: u32,
+
     /// Seconds a silent leader keeps the Lease before a standby may take it.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=300))]
     pub leader_elect_lease_seconds: u64,

@@ -69,6 +69,7 @@ pub struct Azure {
     http: reqwest::Client,
     endpoints: Endpoints,
     metrics: ArmMetrics,
+    budget: std::sync::Arc<crate::arm::budget::Budget>,
     /// Whatever must live as long as the connection: the embedded simulator under
     /// `--azure-sim`. Opaque, so nothing of the operator depends on the simulator's types.
     _keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
@@ -101,8 +102,22 @@ impl Azure {
             http,
             endpoints,
             metrics,
+            budget: std::sync::Arc::new(crate::arm::budget::Budget::unlimited()),
             _keep_alive: keep_alive,
         })
+    }
+
+    /// Every client of this connection (the operator's and each policy's) counts its
+    /// requests against `budget`: one budget for the process.
+    pub fn with_budget(mut self, budget: crate::arm::budget::Budget) -> Azure {
+        let budget = std::sync::Arc::new(budget);
+        self.arm = self.arm.with_budget(budget.clone());
+        self.budget = budget;
+        self
+    }
+
+    pub fn budget(&self) -> &crate::arm::budget::Budget {
+        &self.budget
     }
 
     /// `arm`'s identity, talking to Microsoft Graph instead (same HTTP client, retries and
@@ -127,7 +142,8 @@ impl Azure {
             credential,
             self.metrics.clone(),
         )
-        .with_principal(identity.principal()))
+        .with_principal(identity.principal())
+        .with_budget(self.budget.clone()))
     }
 }
 

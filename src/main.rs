@@ -7,7 +7,7 @@ use security_contact_operator::{
     Result,
     access::{self, TrustedNamespaces},
     admin,
-    arm::metrics::ArmMetrics,
+    arm::{budget::Budget, metrics::ArmMetrics},
     audit,
     cli::{AuditArgs, Cli, Command, LogFormat, OneShotArgs, Output, RunArgs},
     controller, crd, leader, manifest,
@@ -174,6 +174,7 @@ async fn run(args: RunArgs) -> Result<()> {
         leader_elect,
         leader_elect_namespace,
         leader_elect_lease_seconds,
+        startup_budget,
         ledger_namespace,
         operator_identity_namespaces,
         azure,
@@ -192,7 +193,11 @@ async fn run(args: RunArgs) -> Result<()> {
         .await
         .map_err(security_contact_operator::Error::KubeConfig)?;
     let concurrency = usize::from(azure.concurrency);
-    let azure = azure.connect(metrics.arm.clone()).await?;
+    let budget = Budget::new(concurrency, std::num::NonZeroU32::new(startup_budget));
+    let azure = azure
+        .connect(metrics.arm.clone())
+        .await?
+        .with_budget(budget);
     let health = std::sync::Arc::new(admin::Health::default());
     let leadership = if leader_elect {
         Some(

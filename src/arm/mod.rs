@@ -5,6 +5,7 @@
 //! speaks the wire format, authenticates with an `azure_identity` credential, retries what is
 //! worth retrying (honouring `Retry-After` exactly, never earlier) and bounds concurrency.
 
+pub mod budget;
 pub mod cloud;
 pub mod credential;
 mod error;
@@ -90,6 +91,8 @@ pub struct ArmClient {
     /// reads are shared only between clients of the same principal, never across identities
     /// that Azure may grant different rights.
     principal: Arc<str>,
+    /// The process's one request budget, shared by every client made from one connection.
+    budget: Arc<budget::Budget>,
 }
 
 /// The HTTP client for ARM and token calls: per-request timeout, optional extra trusted CA.
@@ -133,7 +136,14 @@ impl ArmClient {
             retry: RetryPolicy::default(),
             metrics,
             principal: Arc::from(""),
+            budget: Arc::new(budget::Budget::unlimited()),
         }
+    }
+
+    /// The same client, its requests counted against `budget` (see [`budget`]).
+    pub fn with_budget(mut self, budget: Arc<budget::Budget>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The same client, known as `principal` (see [`ArmClient::principal`]).
@@ -464,8 +474,13 @@ impl ArmClient {
         if let Some(tag) = if_match {
             request = request.header("if-match", tag);
         }
+        let slot = self.budget.slot().await;
         let started = Instant::now();
         let outcome = request.send().await;
+        if let Ok(response) = &outcome {
+            self.budget.answered(response.status(), response.headers());
+        }
+        drop(slot);
         self.metrics
             .duration
             .observe(started.elapsed().as_secs_f64());

@@ -45,6 +45,9 @@ pub struct Context {
     pub desk: Arc<Desk>,
     /// When each policy's last pass ended, by UID: reads from before it are not news to it.
     pub(crate) passes: Mutex<HashMap<String, std::time::Instant>>,
+    /// Policies that have had a pass (any outcome) since this controller started: once all
+    /// have, the start-up budget is lifted.
+    started: Mutex<std::collections::HashSet<String>>,
     pub clients: ClientCache,
     /// Revert ledgers: ConfigMaps in the operator's own namespace.
     pub ledgers: Api<ConfigMap>,
@@ -77,6 +80,8 @@ impl Context {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        // A new controller run (a start, a new leadership term): first passes are spread.
+        azure.budget().warm();
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             ledgers: Api::namespaced(client.clone(), ledger_namespace),
@@ -90,10 +95,29 @@ impl Context {
             concurrency,
             desk: Default::default(),
             passes: Default::default(),
+            started: Default::default(),
             clients: Default::default(),
             failures: Default::default(),
             selections: Default::default(),
             streaks: Default::default(),
+        }
+    }
+
+    /// Notes that `policy` had a pass; lifts the start-up budget once every policy the
+    /// operator watches has had one.
+    pub(crate) fn had_pass(&self, policy: &SecurityContactPolicy) {
+        let budget = self.azure.budget();
+        if !budget.warming() {
+            return;
+        }
+        let mut started = self.started.lock().expect("started");
+        started.insert(policy.uid().unwrap_or_default());
+        let all = self.store.state();
+        if all
+            .iter()
+            .all(|p| started.contains(&p.uid().unwrap_or_default()))
+        {
+            budget.settled();
         }
     }
 

@@ -159,6 +159,7 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
     }
     events::publish(ctx, policy, &record.events).await;
     ctx.metrics.observe_pass(&id, &pass);
+    ctx.had_pass(policy);
     match record.retry {
         Some(Retry {
             reason,
