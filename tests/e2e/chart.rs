@@ -292,9 +292,9 @@ async fn chart_lints_renders_and_the_api_server_accepts_it() {
             "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
+            "NetworkPolicy",
             // The `helm test` hook (templates/tests/test-readyz.yaml): `helm template` renders tests.
             "Pod",
-            "NetworkPolicy",
             "Role",
             "Role",
             "Role",

@@ -4,6 +4,7 @@
 //! `--include-ignored`; plain `cargo test` lists it as ignored because it needs the binaries.
 
 mod chart;
+mod consumers;
 mod fleet;
 mod support;
 mod tenancy;
@@ -601,7 +602,20 @@ async fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
         .collect();
     assert_eq!(leading.len(), 1, "exactly one replica leads: {leading:?}");
     let standby = 1 - leading[0];
-    assert!(env.logs()[standby].contains("standby: waiting for the leader lease"));
+    // The standby was started second: on a loaded machine it may still be connecting when
+    // the leader's policy is already Ready. Give it time to reach its wait, then check.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !env.logs()[standby].contains("standby: waiting for the leader lease")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        env.logs()[standby].contains("standby: waiting for the leader lease"),
+        "{}",
+        env.logs()[standby]
+    );
+    assert!(!env.logs()[standby].contains("leading: reconciling"));
 
     // The leader dies without handing over; once its lease lapses the standby repairs drift.
     env.kill_operator(leading[0]);
