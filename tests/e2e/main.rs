@@ -531,6 +531,43 @@ async fn steady_state_is_one_get_per_subscription_per_interval_and_no_writes() {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
+async fn three_overlapping_policies_share_their_reads_at_steady_state() {
+    let env = Env::new("shared", world(&[(A, None), (B, None), (C, None)])).await;
+    for team in ["red", "green", "blue"] {
+        env.apply(team, json!({"subscriptions": [A, B, C], "interval": "5s", "contact": {"emails": [format!("{team}@contoso.com")]}})).await;
+    }
+    for team in ["red", "green", "blue"] {
+        env.wait_condition(team, "Ready", "True", "Compliant").await;
+    }
+    for sub in [A, B, C] {
+        // All three Ready: each one's address is there (in whatever order they were written).
+        let contact = env.sim.state().contact(sub).unwrap().unwrap();
+        let emails = contact["emails"].as_str().unwrap();
+        for team in ["red", "green", "blue"] {
+            assert!(
+                emails.contains(&format!("{team}@contoso.com")),
+                "{sub}: {emails}"
+            );
+        }
+    }
+    // Let the passes that followed the status writes settle, then watch three intervals.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    env.sim.state().reset_requests();
+    let window = Duration::from_secs(16);
+    tokio::time::sleep(window).await;
+    assert_eq!(puts(&env), 0, "no PUT at steady state");
+    for sub in [A, B, C] {
+        let n = gets(&env, sub);
+        // 16 s of a 5 s ± 10 % interval is 3 passes of each policy: 9 GETs if each read for
+        // itself; shared, one per interval (a pass whose read is no news to it pays for the
+        // others), so never more than 4 and never more than one policy's worth.
+        assert!((2..=4).contains(&n), "{n} GETs for {sub} in {window:?}");
+        eprintln!("shared reads: {sub}: {n} GET for 3 policies, 0 PUT in {window:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
 async fn overlapping_policies_coexist_or_the_newer_one_is_stalled_conflict() {
     let env = Env::new("overlap", world(&[(A, None), (B, None)])).await;
     env.apply("first", json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["first@contoso.com"]}})).await;
