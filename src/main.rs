@@ -193,7 +193,8 @@ async fn run(args: RunArgs) -> Result<()> {
         .await
         .map_err(security_contact_operator::Error::KubeConfig)?;
     let concurrency = usize::from(azure.concurrency);
-    let budget = Budget::new(concurrency, std::num::NonZeroU32::new(startup_budget));
+    let budget = Budget::new(concurrency, std::num::NonZeroU32::new(startup_budget))
+        .shown_in(metrics.arm.concurrency_limit.clone());
     let azure = azure
         .connect(metrics.arm.clone())
         .await?

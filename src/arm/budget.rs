@@ -39,6 +39,8 @@ pub struct Budget {
     state: Mutex<State>,
     startup: Option<DefaultDirectRateLimiter>,
     warming: AtomicBool,
+    /// Where the current limit is shown (Prometheus).
+    shown: Option<prometheus_client::metrics::gauge::Gauge>,
 }
 
 struct State {
@@ -93,6 +95,20 @@ impl Budget {
             }),
             warming: AtomicBool::new(startup.is_some()),
             startup: startup.map(|rate| RateLimiter::direct(Quota::per_second(rate))),
+            shown: None,
+        }
+    }
+
+    /// Shows the current limit in `gauge`.
+    pub fn shown_in(mut self, gauge: prometheus_client::metrics::gauge::Gauge) -> Budget {
+        gauge.set(self.max as i64);
+        self.shown = Some(gauge);
+        self
+    }
+
+    fn show(&self, limit: usize) {
+        if let Some(gauge) = &self.shown {
+            gauge.set(limit as i64);
         }
     }
 
@@ -162,6 +178,7 @@ impl Budget {
             state.debt += cut;
             state.good_in_a_row = 0;
             state.last_decrease = Some(now);
+            self.show(lower);
             tracing::debug!(
                 limit = lower,
                 "ARM is pressing back: fewer requests in flight"
@@ -171,6 +188,7 @@ impl Budget {
             if state.good_in_a_row >= state.limit && state.limit < self.max {
                 state.good_in_a_row = 0;
                 state.limit += 1;
+                self.show(state.limit);
                 if state.debt > 0 {
                     state.debt -= 1;
                 } else {

@@ -3,7 +3,7 @@
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -21,6 +21,12 @@ pub struct ArmMetrics {
     /// Seconds spent waiting because ARM said so (`Retry-After`).
     pub throttled_wait_seconds: Counter<f64>,
     pub duration: Histogram,
+    /// Policies' visits to a subscription answered from another policy's read, no request.
+    pub shared_reads: Counter,
+    /// Writes that carried the changes of more than one policy.
+    pub merged_writes: Counter,
+    /// Requests allowed in flight now (the process's adaptive budget).
+    pub concurrency_limit: Gauge,
 }
 
 impl Default for ArmMetrics {
@@ -30,6 +36,9 @@ impl Default for ArmMetrics {
             retries: Counter::default(),
             throttled_wait_seconds: Counter::default(),
             duration: Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            shared_reads: Counter::default(),
+            merged_writes: Counter::default(),
+            concurrency_limit: Gauge::default(),
         }
     }
 }
@@ -56,6 +65,21 @@ impl ArmMetrics {
             "arm_request_duration_seconds",
             "ARM request latency",
             metrics.duration.clone(),
+        );
+        registry.register(
+            "arm_shared_reads",
+            "Subscription visits answered from a read another policy made (no request)",
+            metrics.shared_reads.clone(),
+        );
+        registry.register(
+            "arm_merged_writes",
+            "Contact writes that carried more than one policy's changes",
+            metrics.merged_writes.clone(),
+        );
+        registry.register(
+            "arm_concurrency_limit",
+            "ARM requests allowed in flight now (adapts to 429s and remaining-requests headers)",
+            metrics.concurrency_limit.clone(),
         );
         metrics
     }

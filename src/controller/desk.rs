@@ -168,6 +168,7 @@ impl Desk {
                 let plan = plan::plan(&visit.contact, seen.contact.as_ref());
                 if plan.desired.is_none() || visit.mode == Mode::Audit {
                     self.count(|c| c.shared += 1);
+                    arm.metrics().shared_reads.inc();
                     return Ok(Share::observed(seen.contact.clone()));
                 }
             }
@@ -314,6 +315,9 @@ impl Desk {
         };
         if fresh.written.is_some() {
             self.count(|c| c.writes += 1);
+            if writers.len() > 1 {
+                arm.metrics().merged_writes.inc();
+            }
         }
         slot.lock().expect("desk slot").seen = Some(Seen {
             contact: fresh.after.clone(),
@@ -593,6 +597,7 @@ mod tests {
         );
         assert_eq!(contact_requests(&sim, "PUT"), n, "one merged write each");
         assert_eq!(desk.counts().rounds, n);
+        assert_eq!(arm.metrics().merged_writes.get(), n, "each write carried all K");
         for (i, sub) in subs.iter().enumerate() {
             let emails = sim.state().contact(sub).unwrap().unwrap()["emails"]
                 .as_str()
@@ -650,6 +655,7 @@ mod tests {
             n,
             "one GET per subscription per interval"
         );
+        assert_eq!(arm.metrics().shared_reads.get(), (K as u64 - 1) * n);
         assert_eq!(contact_requests(&sim, "PUT"), 0);
 
         // A spec change reads afresh, even with a read that would be news.
