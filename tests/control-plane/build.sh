@@ -6,10 +6,13 @@
 #   tests/control-plane/build.sh helm      # the default set plus helm
 #   tests/control-plane/build.sh kcm       # the default set plus kube-controller-manager
 #   tests/control-plane/build.sh all       # the default set plus helm and kube-controller-manager
+#   tests/control-plane/build.sh node      # the default set plus kube-controller-manager, kubelet,
+#                                          # kube-scheduler, kube-proxy, coredns and pause (a static
+#                                          # C binary from the k8s.io/kubernetes module, built with gcc)
 #
 # Versions come from the wrapper modules next to this script (apiserver/, etcd/, helm/,
-# controller-manager/; regenerate apiserver/ with gen-apiserver-gomod.sh, then copy its go.mod to
-# controller-manager/ with the tool line changed and run `go mod tidy` there). Binaries land in
+# controller-manager/, node/, coredns/; regenerate apiserver/ with gen-apiserver-gomod.sh, then copy its go.mod
+# to controller-manager/ and node/ with the tool lines changed and run `go mod tidy` there). Binaries land in
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/security-contact-operator/control-plane/<key>/
 # where <key> hashes the Go version, every wrapper go.mod/go.sum and this script, so a
 # second run is a cache hit that builds nothing. The first build is published atomically
@@ -29,21 +32,30 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 want_helm=0
 want_kcm=0
+want_node=0
 for arg in "$@"; do
   case "$arg" in
     default|"") ;;
     helm) want_helm=1 ;;
     kcm) want_kcm=1 ;;
     all) want_helm=1; want_kcm=1 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build.sh: unknown target '$arg' (expected: default, helm, kcm, all)"; exit 2 ;;
+    node) want_kcm=1; want_node=1 ;;
+    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build.sh: unknown target '$arg' (expected: default, helm, kcm, all, node)"; exit 2 ;;
   esac
 done
+
+node_bins=(kubelet kube-scheduler kube-proxy coredns pause)
+have_node() {  # have_node <dir>
+  local b
+  for b in "${node_bins[@]}"; do [ -x "$1/$b" ] || return 1; done
+}
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] \
    && [ -x "$KUBEBUILDER_ASSETS/etcd" ] \
    && { [ "$want_helm" = 0 ] || [ -x "$KUBEBUILDER_ASSETS/helm" ]; } \
-   && { [ "$want_kcm" = 0 ] || [ -x "$KUBEBUILDER_ASSETS/kube-controller-manager" ]; }; then
+   && { [ "$want_kcm" = 0 ] || [ -x "$KUBEBUILDER_ASSETS/kube-controller-manager" ]; } \
+   && { [ "$want_node" = 0 ] || have_node "$KUBEBUILDER_ASSETS"; }; then
   echo "build.sh: using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
   echo "$KUBEBUILDER_ASSETS" >&3
   exit 0
@@ -56,7 +68,9 @@ gover=$(go env GOVERSION)
 key=$( { echo "$gover"; go env GOOS GOARCH
          for f in "$here"/apiserver/go.mod "$here"/apiserver/go.sum "$here"/etcd/go.mod "$here"/etcd/go.sum \
                   "$here"/helm/go.mod "$here"/helm/go.sum "$here"/controller-manager/go.mod \
-                  "$here"/controller-manager/go.sum "$here"/build.sh; do
+                  "$here"/controller-manager/go.sum "$here"/node/go.mod "$here"/node/go.sum \
+                  "$here"/coredns/go.mod "$here"/coredns/go.sum \
+                  "$here"/build.sh; do
            echo "== ${f#"$here"/}"; cat "$f"
          done; } | sha256sum | cut -c1-16)
 root="${XDG_CACHE_HOME:-$HOME/.cache}/security-contact-operator/control-plane"
@@ -66,7 +80,8 @@ mkdir -p "$root"
 have_all() {
   [ -f "$out/.complete" ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kubectl" ] && [ -x "$out/etcd" ] \
     && { [ "$want_helm" = 0 ] || [ -x "$out/helm" ]; } \
-    && { [ "$want_kcm" = 0 ] || [ -x "$out/kube-controller-manager" ]; }
+    && { [ "$want_kcm" = 0 ] || [ -x "$out/kube-controller-manager" ]; } \
+    && { [ "$want_node" = 0 ] || have_node "$out"; }
 }
 
 if have_all; then
@@ -141,6 +156,29 @@ if [ "$want_kcm" = 1 ] && [ ! -x "$out/kube-controller-manager" ]; then
   # as a real cluster does it); same tag and version stamp as kube-apiserver.
   ldf=$(kube_ldflags controller-manager)
   gobuild controller-manager kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldf"
+fi
+
+if [ "$want_node" = 1 ] && ! have_node "$out"; then
+  # The node side of a one-node cluster (scripts/dev-cluster up --node). Upstream's release
+  # builds these with CGO_ENABLED=0 too; same tag and version stamp as kube-apiserver.
+  ldf=$(kube_ldflags node)
+  gobuild node kubelet k8s.io/kubernetes/cmd/kubelet "$ldf"
+  gobuild node kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$ldf"
+  gobuild node kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$ldf"
+  # Cluster DNS (Service names such as the chart's `helm test` URL), as in every real cluster.
+  gobuild coredns coredns github.com/coredns/coredns "-s -w"
+  # The sandbox ("pause") container's binary. No registry is reachable, so it is compiled
+  # from the very source upstream's registry.k8s.io/pause image is built from
+  # (build/pause/linux/pause.c in the k8s.io/kubernetes module), with upstream's CFLAGS.
+  command -v gcc >/dev/null || { echo "build.sh: the pause binary needs gcc (apt-get install gcc libc6-dev)"; exit 1; }
+  (cd "$here/node" && go mod download k8s.io/kubernetes)
+  kdir=$(cd "$here/node" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+  ptag=$(sed -n 's/^TAG ?= *//p' "$kdir/build/pause/Makefile")
+  kver=$(modver "$here/node/go.mod" k8s.io/kubernetes)
+  gcc -Os -Wall -Werror -static "-DVERSION=v$ptag-$kver" -o "$tmp/pause" "$kdir/build/pause/linux/pause.c"
+  strip "$tmp/pause"
+  echo "$ptag" >"$tmp/pause.version"
+  echo "build.sh: built pause $ptag ($(du -h "$tmp/pause" | cut -f1))"
 fi
 
 if [ ! -f "$out/.complete" ]; then
