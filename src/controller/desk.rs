@@ -597,7 +597,11 @@ mod tests {
         );
         assert_eq!(contact_requests(&sim, "PUT"), n, "one merged write each");
         assert_eq!(desk.counts().rounds, n);
-        assert_eq!(arm.metrics().merged_writes.get(), n, "each write carried all K");
+        assert_eq!(
+            arm.metrics().merged_writes.get(),
+            n,
+            "each write carried all K"
+        );
         for (i, sub) in subs.iter().enumerate() {
             let emails = sim.state().contact(sub).unwrap().unwrap()["emails"]
                 .as_str()
