@@ -106,8 +106,9 @@ pub struct RunArgs {
     )]
     pub operator_identity_namespaces: Vec<String>,
 
-    /// Requests per second to ARM while policies have their first pass after a start (or a
-    /// new leadership term), so a restart does not fire every policy at once; 0 lifts it.
+    /// Start-up budget: after a start (or a new leadership term) each policy's first pass
+    /// waits for one token per subscription from this many per second, so a restart does not
+    /// fire every policy at once; later passes never wait. 0 lifts it.
     /// After that, only `--concurrency` (one budget for the whole process, adapting to 429s
     /// and ARM's remaining-requests headers) applies.
     #[arg(

@@ -7,8 +7,9 @@
 //!   halves it (at most once per [`COOLDOWN`], so one burst of 429s is one decrease, not
 //!   thirty); every `limit` good answers in a row raise it by one, back to the maximum.
 //! * **Start-up budget**: until every policy has had its first pass (after a start or a new
-//!   leadership term), requests are also spread by a rate limiter (governor, requests per
-//!   second): a thousand policies do not fire at ARM in the same second.
+//!   leadership term), first passes wait for their requests (one per subscription) from a rate
+//!   limiter (governor, requests per second), so a thousand policies do not fire at ARM in the
+//!   same second. Later passes never wait for it.
 //!
 //! ARM's buckets are per subscription and principal (250 reads, 25 per second refill, see the
 //! README's performance notes), so a sweep over many subscriptions rarely drains one: the
@@ -37,7 +38,7 @@ pub struct Budget {
     max: usize,
     permits: Arc<Semaphore>,
     state: Mutex<State>,
-    startup: Option<DefaultDirectRateLimiter>,
+    startup: Option<(DefaultDirectRateLimiter, NonZeroU32)>,
     warming: AtomicBool,
     /// Where the current limit is shown (Prometheus).
     shown: Option<prometheus_client::metrics::gauge::Gauge>,
@@ -81,7 +82,8 @@ impl std::fmt::Debug for Budget {
 }
 
 impl Budget {
-    /// At most `max` requests in flight; `startup` requests per second until [`Budget::settled`].
+    /// At most `max` requests in flight; first passes spread at `startup` requests per second
+    /// until [`Budget::settled`].
     pub fn new(max: usize, startup: Option<NonZeroU32>) -> Budget {
         let max = max.max(1);
         Budget {
@@ -94,7 +96,7 @@ impl Budget {
                 last_decrease: None,
             }),
             warming: AtomicBool::new(startup.is_some()),
-            startup: startup.map(|rate| RateLimiter::direct(Quota::per_second(rate))),
+            startup: startup.map(|rate| (RateLimiter::direct(Quota::per_second(rate)), rate)),
             shown: None,
         }
     }
@@ -140,13 +142,30 @@ impl Budget {
         }
     }
 
-    /// Waits for a place: the start-up rate first (while warming), then a permit.
-    pub async fn slot(&self) -> Slot<'_> {
-        if self.warming()
-            && let Some(rate) = &self.startup
-        {
-            rate.until_ready().await;
+    /// Waits until a policy's first pass may start: `requests` (about one per subscription)
+    /// taken from the start-up rate while warming. Only first passes wait here; the passes of
+    /// policies already through theirs are never held back, or their own re-reads could use up
+    /// the rate and starve the first passes still to come.
+    pub async fn first_pass(&self, requests: usize) {
+        let Some((rate, per_second)) = self.startup.as_ref().filter(|_| self.warming()) else {
+            return;
+        };
+        // governor refuses a request larger than its burst (one second's worth): take it in
+        // bursts.
+        let burst = per_second.get() as usize;
+        let mut left = requests.max(1);
+        while left > 0 {
+            let take = left.min(burst);
+            let n = NonZeroU32::new(u32::try_from(take).unwrap_or(u32::MAX)).expect("take > 0");
+            if rate.until_n_ready(n).await.is_err() {
+                return;
+            }
+            left -= take;
         }
+    }
+
+    /// Waits for a permit: at most `limit` requests in flight.
+    pub async fn slot(&self) -> Slot<'_> {
         let permit = self
             .permits
             .clone()
@@ -281,23 +300,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn while_warming_requests_wait_for_the_start_up_rate_and_not_after() {
-        // One request per second: the first goes at once, the second must wait for the next
-        // second's token (a stall of a whole second between the two would be needed to let it
-        // through, so this does not depend on the machine's speed).
+    async fn while_warming_first_passes_wait_for_the_start_up_rate_and_not_after() {
+        // One request per second: a first pass of one subscription starts at once, the next
+        // must wait for the next second's token (only a whole second's stall between the two
+        // could let it through, so this does not depend on the machine's speed).
         let budget = Budget::new(64, NonZeroU32::new(1));
-        drop(budget.slot().await);
-        let second = tokio::time::timeout(Duration::from_millis(20), budget.slot()).await;
+        budget.first_pass(1).await;
+        let second = tokio::time::timeout(Duration::from_millis(20), budget.first_pass(1)).await;
         assert!(
             second.is_err(),
-            "the start-up rate holds the second request"
+            "the start-up rate holds the second first pass"
         );
+        // Requests themselves never wait for it: passes after the first are not held back.
+        let slot = tokio::time::timeout(Duration::from_millis(20), budget.slot()).await;
+        assert!(slot.is_ok());
+        drop(slot);
         budget.settled();
-        let after = tokio::time::timeout(Duration::from_millis(20), budget.slot()).await;
-        assert!(
-            after.is_ok(),
-            "once settled only the concurrency limit applies"
-        );
+        let after = tokio::time::timeout(Duration::from_millis(20), budget.first_pass(500)).await;
+        assert!(after.is_ok(), "once settled first passes start at once");
         budget.warm();
         assert!(
             budget.warming(),

@@ -256,6 +256,13 @@ async fn sweep(
     }
     let governed = ctx.governed(policy, now);
     let uid = policy.uid().unwrap_or_default();
+    if !ctx.passes.lock().expect("passes").contains_key(&uid) {
+        // A first pass since this controller started: spread by the start-up budget.
+        ctx.azure
+            .budget()
+            .first_pass(governed.subscriptions.len())
+            .await;
+    }
     let freshness = sweep::Freshness {
         fresh,
         newer_than: ctx.passes.lock().expect("passes").get(&uid).copied(),
