@@ -152,6 +152,11 @@ impl ArmClient {
         self
     }
 
+    /// The request budget this client's requests count against.
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
+    }
+
     /// Who this client acts as: a key for sharing what it read with other clients of the
     /// same identity.
     pub fn principal(&self) -> &Arc<str> {

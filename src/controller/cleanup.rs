@@ -18,9 +18,10 @@ use super::{
     FINISH_AS_ORPHAN,
     context::Context,
     events, gate, ledger,
-    reconcile::{patch_status, policy_id},
+    reconcile::{patch_status, policy_id, update_ledger},
     record::Note,
     status::{self, Pass},
+    sweep,
 };
 use crate::{
     Error, Result,
@@ -41,6 +42,19 @@ enum Halt {
 }
 
 pub async fn cleanup(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> {
+    // Nothing more is written for this policy. What rounds wrote for it and it never heard
+    // is its own as much as what it wrote itself: into the ledger before Revert reads it.
+    let unheard = ctx.desk.withdraw(&policy_id(policy));
+    if !unheard.is_empty()
+        && policy.spec.deletion_policy == DeletionPolicy::Revert
+        && policy.spec.mode == Mode::Enforce
+    {
+        let news: Vec<_> = unheard
+            .iter()
+            .map(|(sub, share)| sweep::unheard(sub, share))
+            .collect();
+        update_ledger(policy, ctx, &news).await?;
+    }
     let mut notes = Vec::new();
     let halt = revert(policy, ctx, &mut notes).await;
     events::publish(ctx, policy, &notes).await;

@@ -3,11 +3,15 @@
 use std::{
     borrow::Cow,
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -29,6 +33,11 @@ use crate::{
     metrics::Metrics,
 };
 
+/// The longest first passes wait for the other policies after a start.
+pub const GATHER_MAX: Duration = Duration::from_secs(60);
+/// How often a waiting first pass looks again.
+pub const GATHER_TICK: Duration = Duration::from_secs(2);
+
 pub struct Context {
     pub client: Client,
     pub azure: Azure,
@@ -48,6 +57,16 @@ pub struct Context {
     /// Policies that have had a pass (any outcome) since this controller started: once all
     /// have, the start-up budget is lifted.
     started: Mutex<std::collections::HashSet<String>>,
+    /// Policies that have said what they want since this controller started (stood their
+    /// wishes, or were judged unable to), by UID, with the generation they said it for.
+    introduced: Mutex<HashMap<String, Option<i64>>>,
+    /// First passes have stopped waiting for the others (see [`Context::gathering`]).
+    gathered: AtomicBool,
+    /// When this controller run began.
+    began: Instant,
+    /// Policies whose first pass of a new generation went back to wait for the others: it
+    /// still owes a fresh read when it runs.
+    pub(crate) fresh_due: Mutex<std::collections::HashSet<String>>,
     pub clients: ClientCache,
     /// Revert ledgers: ConfigMaps in the operator's own namespace.
     pub ledgers: Api<ConfigMap>,
@@ -96,6 +115,10 @@ impl Context {
             desk: Default::default(),
             passes: Default::default(),
             started: Default::default(),
+            introduced: Default::default(),
+            gathered: AtomicBool::new(false),
+            began: Instant::now(),
+            fresh_due: Default::default(),
             clients: Default::default(),
             failures: Default::default(),
             selections: Default::default(),
@@ -119,6 +142,53 @@ impl Context {
         {
             budget.settled();
         }
+    }
+
+    /// Notes that `policy` (at its current generation) has said what it wants.
+    pub(crate) fn introduce(&self, policy: &SecurityContactPolicy) {
+        self.introduced
+            .lock()
+            .expect("introduced")
+            .insert(policy.uid().unwrap_or_default(), policy.meta().generation);
+    }
+
+    /// After a start or a new leadership term, while the start-up budget holds and for at
+    /// most [`GATHER_MAX`], first passes wait until every live policy has said what it wants:
+    /// then the first write to a subscription carries every policy that covers it (see
+    /// [`super::desk`]) instead of one write per policy, in whatever order the workers take
+    /// them.
+    pub(crate) fn gathering(&self) -> bool {
+        if self.gathered.load(Ordering::Relaxed) {
+            return false;
+        }
+        let over = !self.azure.budget().warming() || self.began.elapsed() >= GATHER_MAX;
+        let waiting = !over && {
+            let introduced = self.introduced.lock().expect("introduced");
+            self.store.state().iter().any(|p| {
+                p.meta().deletion_timestamp.is_none()
+                    && !p.spec.suspend
+                    && !introduced.contains_key(&p.uid().unwrap_or_default())
+            })
+        };
+        if !waiting && !self.gathered.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                after_ms = self.began.elapsed().as_millis() as u64,
+                "first passes go: every policy has said what it wants{}",
+                if over { " (or the wait is over)" } else { "" }
+            );
+        }
+        waiting
+    }
+
+    /// `policy`'s first pass said what it wants at this generation and waits for the others.
+    pub(crate) fn waits_for_others(&self, policy: &SecurityContactPolicy) -> bool {
+        if self.gathered.load(Ordering::Relaxed) {
+            return false;
+        }
+        let uid = policy.uid().unwrap_or_default();
+        let introduced = self.introduced.lock().expect("introduced").get(&uid)
+            == Some(&policy.meta().generation);
+        introduced && !self.passes.lock().expect("passes").contains_key(&uid) && self.gathering()
     }
 
     /// Counts one more failed pass of `policy` and returns how many in a row.

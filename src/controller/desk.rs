@@ -12,13 +12,22 @@
 //! Conflicts are not decided here: the gate keeps incompatible policies apart before any visit.
 //! Each member gets back its own part: what it needed, what was written, what ARM holds after.
 //!
+//! Passes rarely coincide (a few workers, intervals with jitter), so a round's write also
+//! carries the *standing wishes* of every other Enforce policy of the same principal that
+//! covers the subscription and has passed its gate ([`Desk::stand`]): k policies over a
+//! subscription converge with one read, one write and one read-back, whoever passes first. A
+//! wish is carried only if every member stays satisfied with it (a member's requirement is
+//! never bent for a policy that is not there to be judged). What was written for a policy that
+//! was not in the round waits in the slot as its *delivery*: its next visit hears it as its
+//! own write (its verdict, its Revert ledger), without a request when nothing changed since.
+//!
 //! Rounds are spawned tasks, so a pass that is cancelled mid-visit never strands the members
 //! who joined its round. Reads are shared only between clients of one principal
 //! ([`ArmClient::principal`]): a namespace never sees a contact through an identity whose
 //! rights it does not have.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -49,6 +58,9 @@ pub struct Visit {
     pub newer_than: Option<Instant>,
     /// The oldest read the policy accepts: its interval.
     pub max_age: Duration,
+    /// A first pass while the start-up budget holds: a round it opens waits for the start-up
+    /// rate before its read.
+    pub budgeted: bool,
 }
 
 /// What a visit learned: the contact it was judged on and, when a write carried this
@@ -86,14 +98,18 @@ pub struct DeskCounts {
     pub shared: u64,
     pub rounds: u64,
     pub writes: u64,
+    /// Standing wishes carried by a write made for other policies.
+    pub carried: u64,
 }
 
-/// (principal, lower-case subscription id)
-type SlotKey = (Arc<str>, String);
+/// Lower-case subscription id → principal → slot: reads are shared only within a principal.
+type Slots = HashMap<String, HashMap<Arc<str>, Arc<Mutex<Slot>>>>;
 
 #[derive(Default)]
 pub struct Desk {
-    slots: Mutex<HashMap<SlotKey, Arc<Mutex<Slot>>>>,
+    slots: Mutex<Slots>,
+    /// What every gated Enforce policy wants, for rounds that other policies open.
+    wishes: Mutex<Wishes>,
     /// One async lock per subscription: rounds and Revert's cleanup take it before reading
     /// for a write.
     pub locks: WriteLocks,
@@ -105,6 +121,9 @@ struct Slot {
     seen: Option<Seen>,
     /// The round new visitors join, until its read has answered.
     open: Option<Arc<Mutex<Round>>>,
+    /// Writes made for policies that were not in the round, by policy: heard at their next
+    /// visit.
+    delivered: HashMap<String, Delivery>,
 }
 
 #[derive(Clone)]
@@ -112,6 +131,29 @@ struct Seen {
     contact: Option<ContactProperties>,
     /// When the request was sent: a read is news to a policy only if sent after its last pass.
     at: Instant,
+}
+
+/// A write one policy's round made for another policy's standing wish.
+struct Delivery {
+    /// The spec the write was planned for.
+    contact: ContactSpec,
+    share: Share,
+    /// When it was read back.
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Wishes {
+    by_policy: HashMap<String, Wish>,
+    /// (principal, lower-case subscription) → policies, in a stable order.
+    by_slot: HashMap<(Arc<str>, String), BTreeSet<String>>,
+}
+
+struct Wish {
+    principal: Arc<str>,
+    contact: ContactSpec,
+    /// Lower-case, sorted, without duplicates.
+    subscriptions: Vec<String>,
 }
 
 #[derive(Default)]
@@ -132,20 +174,122 @@ impl Desk {
         *self.counts.lock().expect("desk counts")
     }
 
+    fn slot(&self, principal: &Arc<str>, subscription: &str) -> Arc<Mutex<Slot>> {
+        self.slots
+            .lock()
+            .expect("desk slots")
+            .entry(subscription.to_ascii_lowercase())
+            .or_default()
+            .entry(principal.clone())
+            .or_default()
+            .clone()
+    }
+
     /// Forgets what was read of `subscription` (every principal): after a write that did not
     /// go through the desk (Revert's cleanup).
     pub fn forget(&self, subscription: &str) {
-        let key = subscription.to_ascii_lowercase();
         let slots = self.slots.lock().expect("desk slots");
-        for ((_, sub), slot) in slots.iter() {
-            if *sub == key {
-                slot.lock().expect("desk slot").seen = None;
-            }
+        for slot in slots
+            .get(&subscription.to_ascii_lowercase())
+            .into_iter()
+            .flat_map(HashMap::values)
+        {
+            slot.lock().expect("desk slot").seen = None;
         }
     }
 
-    /// Answers one policy's visit to one subscription: from the last read when that is news
-    /// to the policy and the policy needs no write, otherwise through a round.
+    /// `policy` (Enforce, through its gate this pass) wants `contact` on `subscriptions`,
+    /// acting as `principal`: rounds that other policies of the same principal open on those
+    /// subscriptions carry it. Replaces what it wanted before.
+    pub fn stand(
+        &self,
+        principal: &Arc<str>,
+        policy: &str,
+        contact: &ContactSpec,
+        subscriptions: &[String],
+    ) {
+        let mut subscriptions: Vec<String> = subscriptions
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        subscriptions.sort_unstable();
+        subscriptions.dedup();
+        let mut wishes = self.wishes.lock().expect("wishes");
+        if wishes.by_policy.get(policy).is_some_and(|w| {
+            w.principal == *principal && w.contact == *contact && w.subscriptions == subscriptions
+        }) {
+            return;
+        }
+        unindex(&mut wishes, policy);
+        for sub in &subscriptions {
+            wishes
+                .by_slot
+                .entry((principal.clone(), sub.clone()))
+                .or_default()
+                .insert(policy.to_owned());
+        }
+        wishes.by_policy.insert(
+            policy.to_owned(),
+            Wish {
+                principal: principal.clone(),
+                contact: contact.clone(),
+                subscriptions,
+            },
+        );
+    }
+
+    /// `policy` wants nothing any more (Audit, suspended, refused by its gate, deleted).
+    /// Returns what was written for it and not yet heard, by subscription: a deleted policy's
+    /// Revert counts those addresses as its own.
+    pub fn withdraw(&self, policy: &str) -> Vec<(String, Share)> {
+        let Some(wish) = unindex(&mut self.wishes.lock().expect("wishes"), policy) else {
+            return Vec::new();
+        };
+        let slots = self.slots.lock().expect("desk slots");
+        wish.subscriptions
+            .iter()
+            .filter_map(|sub| {
+                let slot = slots.get(sub)?.get(&wish.principal)?;
+                let delivery = slot.lock().expect("desk slot").delivered.remove(policy)?;
+                Some((sub.clone(), delivery.share))
+            })
+            .collect()
+    }
+
+    /// The wishes standing on `subscription` for `principal`, but those of `except`.
+    fn wishes_for(
+        &self,
+        principal: &Arc<str>,
+        subscription: &str,
+        except: &[&str],
+    ) -> Vec<(String, ContactSpec)> {
+        let wishes = self.wishes.lock().expect("wishes");
+        let Some(policies) = wishes
+            .by_slot
+            .get(&(principal.clone(), subscription.to_ascii_lowercase()))
+        else {
+            return Vec::new();
+        };
+        policies
+            .iter()
+            .filter(|p| !except.contains(&p.as_str()))
+            .filter_map(|p| Some((p.clone(), wishes.by_policy.get(p)?.contact.clone())))
+            .collect()
+    }
+
+    /// Still wanted as it was when a round carried it.
+    fn stands(&self, policy: &str, contact: &ContactSpec) -> bool {
+        self.wishes
+            .lock()
+            .expect("wishes")
+            .by_policy
+            .get(policy)
+            .is_some_and(|w| w.contact == *contact)
+    }
+
+    /// Answers one policy's visit to one subscription: from the last read (or from a write
+    /// made for it) when that is news to the policy and the policy needs no write, otherwise
+    /// through a round.
     pub async fn visit(
         self: &Arc<Self>,
         arm: &ArmClient,
@@ -153,23 +297,28 @@ impl Desk {
         visit: Visit,
         stop_writing: &CancellationToken,
     ) -> Reply {
-        let key = (arm.principal().clone(), subscription.to_ascii_lowercase());
-        let slot = self
-            .slots
-            .lock()
-            .expect("desk slots")
-            .entry(key)
-            .or_default()
-            .clone();
-        let (answer, lead) = {
+        let slot = self.slot(arm.principal(), subscription);
+        let (answer, lead, delivered) = {
             let mut s = slot.lock().expect("desk slot");
             self.count(|c| c.visits += 1);
-            if let Some(seen) = s.seen.as_ref().filter(|seen| news(seen, &visit)) {
-                let plan = plan::plan(&visit.contact, seen.contact.as_ref());
+            let delivered = s.delivered.remove(&visit.policy);
+            // A write planned for this very spec since the policy's last pass answers for it
+            // as a read made for it would.
+            let heard = delivered
+                .as_ref()
+                .is_some_and(|d| d.contact == visit.contact && young(d.at, &visit));
+            let view = match (&s.seen, &delivered) {
+                (Some(seen), Some(d)) if heard && seen.at >= d.at => Some(seen.contact.clone()),
+                (_, Some(d)) if heard => Some(d.share.after.clone()),
+                (Some(seen), _) if news(seen, &visit) => Some(seen.contact.clone()),
+                _ => None,
+            };
+            if let Some(view) = view {
+                let plan = plan::plan(&visit.contact, view.as_ref());
                 if plan.desired.is_none() || visit.mode == Mode::Audit {
                     self.count(|c| c.shared += 1);
                     arm.metrics().shared_reads.inc();
-                    return Ok(Share::observed(seen.contact.clone()));
+                    return Ok(hear(Share::observed(view), delivered));
                 }
             }
             let (reply, answer) = oneshot::channel();
@@ -186,7 +335,7 @@ impl Desk {
                 s.open = Some(round.clone());
                 round
             });
-            (answer, lead)
+            (answer, lead, delivered)
         };
         if let Some(round) = lead {
             self.count(|c| c.rounds += 1);
@@ -195,12 +344,13 @@ impl Desk {
                 (arm.clone(), subscription.to_owned(), stop_writing.clone());
             tokio::spawn(async move { desk.run(arm, subscription, slot, round, stop).await });
         }
-        answer.await.unwrap_or_else(|_| {
+        let reply = answer.await.unwrap_or_else(|_| {
             Err(Failure::terminal(
                 "Internal",
                 "the shared read of this subscription ended without an answer",
             ))
-        })
+        });
+        reply.map(|share| hear(share, delivered))
     }
 
     fn count(&self, f: impl FnOnce(&mut DeskCounts)) {
@@ -216,6 +366,17 @@ impl Desk {
         round: Arc<Mutex<Round>>,
         stop: CancellationToken,
     ) {
+        // The start-up rate is taken before the lock, the round still open: visits keep
+        // joining while it waits.
+        let budgeted = round
+            .lock()
+            .expect("round")
+            .members
+            .first()
+            .is_some_and(|m| m.visit.budgeted);
+        if budgeted {
+            arm.budget().first_pass(1).await;
+        }
         let lock = self.locks.lock_for(&subscription);
         let guard = lock.lock().await;
         round.lock().expect("round").reading = true;
@@ -268,6 +429,8 @@ impl Desk {
             return;
         }
 
+        let in_round: Vec<&str> = members.iter().map(|m| m.visit.policy.as_str()).collect();
+        let wishes = self.wishes_for(arm.principal(), &subscription, &in_round);
         let mut stopped = false;
         let outcome = arm
             .write_fresh_from(&subscription, Some(read), |now| {
@@ -281,19 +444,19 @@ impl Desk {
                     .iter()
                     .map(|&i| plan::plan(&members[i].visit.contact, now))
                     .collect();
-                // The union: each member's plan applied on top of the previous ones.
-                let mut desired = now.cloned();
-                let mut changed = false;
-                for &i in &writers {
-                    if let Some(next) =
-                        plan::plan(&members[i].visit.contact, desired.as_ref()).desired
-                    {
-                        desired = Some(next);
-                        changed = true;
-                    }
-                }
-                let desired = desired.filter(|_| changed)?;
-                Some((Write::Put(desired), plans))
+                let writing: Vec<&ContactSpec> =
+                    writers.iter().map(|&i| &members[i].visit.contact).collect();
+                let enforced: Vec<&ContactSpec> = members
+                    .iter()
+                    .filter(|m| m.visit.mode == Mode::Enforce)
+                    .map(|m| &m.visit.contact)
+                    .collect();
+                let (desired, carried) = fold(now, &writing, &enforced, &wishes);
+                let carried: Vec<(usize, Plan)> = carried
+                    .into_iter()
+                    .map(|j| (j, plan::plan(&wishes[j].1, now)))
+                    .collect();
+                Some((Write::Put(desired?), (plans, carried)))
             })
             .await;
         let fresh = match outcome {
@@ -313,16 +476,48 @@ impl Desk {
                 return;
             }
         };
+        let (plans, carried) = fresh.written.clone().unzip();
+        let carried = carried.unwrap_or_default();
         if fresh.written.is_some() {
-            self.count(|c| c.writes += 1);
-            if writers.len() > 1 {
+            self.count(|c| {
+                c.writes += 1;
+                c.carried += carried.len() as u64;
+            });
+            if writers.len() + carried.len() > 1 {
                 arm.metrics().merged_writes.inc();
             }
         }
-        slot.lock().expect("desk slot").seen = Some(Seen {
-            contact: fresh.after.clone(),
-            at: Instant::now(),
-        });
+        {
+            let mut s = slot.lock().expect("desk slot");
+            let now = Instant::now();
+            s.seen = Some(Seen {
+                contact: fresh.after.clone(),
+                at: now,
+            });
+            // Left for the policies whose wishes the write carried; a wish withdrawn meanwhile
+            // (its policy deleted) is not kept for a visit that will never come.
+            for (j, plan) in carried {
+                let (policy, contact) = &wishes[j];
+                if !self.stands(policy, contact) {
+                    continue;
+                }
+                let share = Share {
+                    before: fresh.before.clone(),
+                    after: fresh.after.clone(),
+                    written: Some(plan),
+                    created: fresh.created,
+                    changed_by: None,
+                };
+                s.delivered.insert(
+                    policy.clone(),
+                    Delivery {
+                        contact: contact.clone(),
+                        share,
+                        at: now,
+                    },
+                );
+            }
+        }
         drop(guard);
         // Drift on a contact we saw right before: ask the Activity Log who changed it, once for
         // every member (not on a first write, nor after a restart: nothing was ours to lose).
@@ -344,7 +539,7 @@ impl Desk {
         } else {
             None
         };
-        let mut plans = fresh.written.map(|plans| plans.into_iter());
+        let mut plans = plans.map(|plans| plans.into_iter());
         for (i, m) in members.into_iter().enumerate() {
             let writer = writers.contains(&i);
             let reply = if writer && stopped {
@@ -371,6 +566,68 @@ impl Desk {
     }
 }
 
+fn unindex(wishes: &mut Wishes, policy: &str) -> Option<Wish> {
+    let old = wishes.by_policy.remove(policy)?;
+    for sub in &old.subscriptions {
+        let key = (old.principal.clone(), sub.clone());
+        if let Some(set) = wishes.by_slot.get_mut(&key) {
+            set.remove(policy);
+            if set.is_empty() {
+                wishes.by_slot.remove(&key);
+            }
+        }
+    }
+    Some(old)
+}
+
+/// The body one write carries, planned from `now`: every writing member's plan applied on top
+/// of the previous ones (the union, for Additive), then each standing wish that leaves every
+/// Enforce member and every other wish as satisfied as it found them. Returns the body (`None`
+/// when nothing changes) and the wishes carried, by index.
+fn fold(
+    now: Option<&ContactProperties>,
+    writing: &[&ContactSpec],
+    enforced: &[&ContactSpec],
+    wishes: &[(String, ContactSpec)],
+) -> (Option<ContactProperties>, Vec<usize>) {
+    let mut desired = now.cloned();
+    let mut changed = false;
+    for spec in writing {
+        if let Some(next) = plan::plan(spec, desired.as_ref()).desired {
+            desired = Some(next);
+            changed = true;
+        }
+    }
+    let mut carried = Vec::new();
+    for (j, (_, wish)) in wishes.iter().enumerate() {
+        let Some(next) = plan::plan(wish, desired.as_ref()).desired else {
+            continue;
+        };
+        let keeps = |spec: &ContactSpec| {
+            plan::plan(spec, Some(&next)).is_compliant()
+                || !plan::plan(spec, desired.as_ref()).is_compliant()
+        };
+        if enforced.iter().all(|s| keeps(s)) && wishes.iter().all(|(_, w)| keeps(w)) {
+            desired = Some(next);
+            changed = true;
+            carried.push(j);
+        }
+    }
+    (desired.filter(|_| changed), carried)
+}
+
+/// `share` with what a delivery says was written for this policy, unless the visit wrote
+/// for itself.
+fn hear(mut share: Share, delivered: Option<Delivery>) -> Share {
+    if let Some(d) = delivered.filter(|_| share.written.is_none()) {
+        share.before = d.share.before;
+        share.written = d.share.written;
+        share.created = d.share.created;
+        share.changed_by = d.share.changed_by;
+    }
+    share
+}
+
 /// Joins `member` to `round` when it still takes members; gives it back otherwise.
 fn join(round: &Mutex<Round>, member: Member) -> Option<Member> {
     let mut r = round.lock().expect("round");
@@ -384,9 +641,12 @@ fn join(round: &Mutex<Round>, member: Member) -> Option<Member> {
 /// A read is news to a visit made after the policy's previous pass, young enough, and not
 /// wanted fresh.
 fn news(seen: &Seen, visit: &Visit) -> bool {
-    !visit.fresh
-        && seen.at.elapsed() <= visit.max_age
-        && visit.newer_than.is_none_or(|t| seen.at > t)
+    !visit.fresh && young(seen.at, visit)
+}
+
+/// Made after the policy's previous pass and within its interval.
+fn young(at: Instant, visit: &Visit) -> bool {
+    at.elapsed() <= visit.max_age && visit.newer_than.is_none_or(|t| at > t)
 }
 
 fn stopping() -> Failure {
@@ -531,13 +791,26 @@ mod tests {
             fresh: false,
             newer_than,
             max_age: INTERVAL,
+            budgeted: false,
         }
     }
 
-    /// Runs every policy's pass at once; returns each pass's results and when it ended.
+    /// Runs every policy's pass at once (policy *i* is `ns/p<i>`); returns each pass's
+    /// results and when it ended.
     async fn passes(
         arm: &ArmClient,
         desk: &Arc<Desk>,
+        specs: &[SecurityContactPolicySpec],
+        freshness: &[Freshness],
+    ) -> Vec<(sweep::Swept, Instant)> {
+        passes_of(arm, desk, 0, specs, freshness).await
+    }
+
+    /// [`passes`] for policies `first..`.
+    async fn passes_of(
+        arm: &ArmClient,
+        desk: &Arc<Desk>,
+        first: usize,
         specs: &[SecurityContactPolicySpec],
         freshness: &[Freshness],
     ) -> Vec<(sweep::Swept, Instant)> {
@@ -549,7 +822,7 @@ mod tests {
             .map(|(i, (spec, f))| {
                 let never = never.clone();
                 async move {
-                    let id = format!("ns/p{i}");
+                    let id = format!("ns/p{}", first + i);
                     let swept =
                         sweep::sweep(arm, &id, spec, desk, *f, spec.subscriptions.len(), &never)
                             .await;
@@ -644,7 +917,7 @@ mod tests {
         sim.state().reset_requests();
         let mut ended: Vec<Instant> = first.iter().map(|(_, at)| *at).collect();
         for k in 0..K {
-            let again = passes(&arm, &desk, &specs[k..=k], &[shared(Some(ended[k]))]).await;
+            let again = passes_of(&arm, &desk, k, &specs[k..=k], &[shared(Some(ended[k]))]).await;
             assert!(
                 again[0]
                     .0
@@ -709,5 +982,126 @@ mod tests {
                 .all(|r| r.verdict == Verdict::NonCompliant)
         );
         assert_eq!(desk.counts().shared, n);
+    }
+    /// Emails on a subscription's contact in the simulator.
+    fn emails_on(sim: &Simulator, sub: &str) -> String {
+        sim.state().contact(sub).unwrap().unwrap()["emails"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passes_one_after_another_converge_with_one_write_carrying_every_standing_wish() {
+        const K: usize = 5;
+        let World { sim, subs } = world(12).await;
+        let arm = client(&sim, "operator");
+        arm.check_credential().await.unwrap();
+        let desk = Arc::new(Desk::default());
+        let specs: Vec<_> = (0..K)
+            .map(|i| policy(&subs, &format!("team{i}@contoso.com"), Mode::Enforce))
+            .collect();
+        // Every policy has passed its gate and said what it wants (the reconciler stands a
+        // policy's wish before its sweep).
+        for (i, spec) in specs.iter().enumerate() {
+            desk.stand(arm.principal(), &format!("ns/p{i}"), &spec.contact, &subs);
+        }
+        // Policy 0 passes alone: one read, one write carrying all K, one read-back.
+        let first = passes(&arm, &desk, &specs[..1], &[shared(None)]).await;
+        let n = subs.len() as u64;
+        assert_eq!(contact_requests(&sim, "GET"), 2 * n);
+        assert_eq!(contact_requests(&sim, "PUT"), n);
+        assert_eq!(desk.counts().carried, (K as u64 - 1) * n);
+        assert_eq!(arm.metrics().merged_writes.get(), n);
+        for sub in &subs {
+            let emails = emails_on(&sim, sub);
+            for k in 0..K {
+                assert!(emails.contains(&format!("team{k}@contoso.com")), "{emails}");
+            }
+        }
+        for news in &first[0].0.ledger {
+            assert_eq!(news.added, vec!["team0@contoso.com".to_owned()]);
+        }
+        // The others pass later, one at a time: each hears the write made for it (its own
+        // verdict, its own address for the ledger) without a request.
+        for k in 1..K {
+            let swept = passes_of(&arm, &desk, k, &specs[k..=k], &[shared(None)]).await;
+            let (swept, _) = &swept[0];
+            assert!(
+                swept
+                    .results
+                    .iter()
+                    .all(|r| r.verdict == Verdict::Remediated),
+                "policy {k}"
+            );
+            assert_eq!(swept.ledger.len(), subs.len());
+            for news in &swept.ledger {
+                assert_eq!(news.added, vec![format!("team{k}@contoso.com")]);
+            }
+        }
+        assert_eq!(contact_requests(&sim, "GET"), 2 * n, "no more reads");
+        assert_eq!(contact_requests(&sim, "PUT"), n, "no more writes");
+
+        // A policy deleted before it heard: its Revert ledger still learns what was written
+        // for it.
+        sim.state().reset_requests();
+        let late = policy(&subs, "late@contoso.com", Mode::Enforce);
+        desk.stand(arm.principal(), "ns/late", &late.contact, &subs);
+        let wiped = policy(&subs, "wiped@contoso.com", Mode::Enforce);
+        passes_of(
+            &arm,
+            &desk,
+            7,
+            std::slice::from_ref(&wiped),
+            &[shared(None)],
+        )
+        .await;
+        assert_eq!(contact_requests(&sim, "PUT"), n);
+        let unheard = desk.withdraw("ns/late");
+        assert_eq!(unheard.len(), subs.len());
+        for (sub, share) in &unheard {
+            let news = sweep::unheard(sub, share);
+            assert_eq!(news.added, vec!["late@contoso.com".to_owned()]);
+        }
+        assert!(desk.withdraw("ns/late").is_empty(), "withdrawn once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_standing_wish_never_bends_a_member_and_withdrawn_wishes_are_not_carried() {
+        let World { sim, subs } = world(4).await;
+        let arm = client(&sim, "operator");
+        let desk = Arc::new(Desk::default());
+        // An Additive wish stands; an Exact policy passes: the wish would break it.
+        let additive = policy(&subs, "team@contoso.com", Mode::Enforce);
+        desk.stand(arm.principal(), "ns/additive", &additive.contact, &subs);
+        let mut exact = policy(&subs, "only@contoso.com", Mode::Enforce);
+        exact.contact.email_merge = crate::crd::EmailMerge::Exact;
+        passes(&arm, &desk, std::slice::from_ref(&exact), &[shared(None)]).await;
+        for sub in &subs {
+            assert_eq!(emails_on(&sim, sub), "only@contoso.com");
+        }
+        assert_eq!(desk.counts().carried, 0);
+        assert!(desk.withdraw("ns/additive").is_empty(), "nothing delivered");
+
+        // Another principal's wish is never carried by our writes; a withdrawn one neither.
+        let theirs = client(&sim, "app:other");
+        desk.stand(theirs.principal(), "ns/theirs", &additive.contact, &subs);
+        desk.stand(arm.principal(), "ns/gone", &additive.contact, &subs);
+        desk.withdraw("ns/gone");
+        let other = policy(&subs, "secops@contoso.com", Mode::Enforce);
+        passes_of(
+            &arm,
+            &desk,
+            3,
+            std::slice::from_ref(&other),
+            &[shared(None)],
+        )
+        .await;
+        for sub in &subs {
+            let emails = emails_on(&sim, sub);
+            assert!(emails.contains("secops@contoso.com"), "{emails}");
+            assert!(!emails.contains("team@contoso.com"), "{emails}");
+        }
+        assert_eq!(desk.counts().carried, 0);
     }
 }

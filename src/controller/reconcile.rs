@@ -26,7 +26,7 @@ use kube::{
 
 use super::{
     FIELD_MANAGER, FINALIZER, cleanup,
-    context::Context,
+    context::{Context, GATHER_TICK},
     events,
     gate::{self, Gate},
     ledger,
@@ -90,6 +90,11 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
         .wait_until_ready()
         .await
         .map_err(|_| Error::Shutdown)?;
+    // A first pass that has said what it wants waits for the others (see
+    // `Context::gathering`), without holding a worker.
+    if ctx.waits_for_others(policy) {
+        return Ok(Action::requeue(GATHER_TICK));
+    }
     let id = policy_id(policy);
     let judge = ctx.access.judge();
     let now = Timestamp::now();
@@ -119,9 +124,26 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
                 notes: &mut notes,
             };
             // A new generation reads afresh: what others read before the edit does not count.
-            sweep(policy, ctx, &id, now, progressing.is_some(), learned).await?
+            let uid = policy.uid().unwrap_or_default();
+            let fresh =
+                progressing.is_some() || ctx.fresh_due.lock().expect("fresh due").remove(&uid);
+            match sweep(policy, ctx, &id, now, fresh, learned).await? {
+                Some(pass) => pass,
+                None => {
+                    if fresh {
+                        ctx.fresh_due.lock().expect("fresh due").insert(uid);
+                    }
+                    return Ok(Action::requeue(GATHER_TICK));
+                }
+            }
         }
     };
+    // Whatever the pass was, this policy has said what it wants; a policy that did not sweep
+    // wants nothing written for it meanwhile.
+    ctx.introduce(policy);
+    if !matches!(pass, Pass::Swept(_)) {
+        ctx.desk.withdraw(&id);
+    }
 
     // Record.
     // Restore streaks: the same subscription restored pass after pass is contested.
@@ -184,8 +206,6 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
     }
 }
 
-/// Credentials, then one sweep over the subscriptions; addresses the sweep added are put in
-/// the Revert ledger right after (never before) the write that added them.
 /// What a pass learns besides its subscription results.
 struct Learned<'a> {
     selection: &'a mut Option<SelectionStatus>,
@@ -193,6 +213,9 @@ struct Learned<'a> {
     notes: &'a mut Vec<Note>,
 }
 
+/// Credentials, then one sweep over the subscriptions; addresses the sweep added are put in
+/// the Revert ledger right after (never before) the write that added them. `None`: a first
+/// pass that has said what it wants and now waits for the other policies to.
 async fn sweep(
     policy: &SecurityContactPolicy,
     ctx: &Context,
@@ -200,7 +223,7 @@ async fn sweep(
     now: Timestamp,
     fresh: bool,
     learned: Learned<'_>,
-) -> Result<Pass> {
+) -> Result<Option<Pass>> {
     let Learned {
         selection: selection_status,
         tenant: tenant_status,
@@ -212,13 +235,13 @@ async fn sweep(
         .await
     {
         Ok(arm) => arm,
-        Err(failure) => return Ok(Pass::Blocked(failure)),
+        Err(failure) => return Ok(Some(Pass::Blocked(failure))),
     };
     // One token for the whole pass: if the token endpoint is down or refuses us, say so once
     // (Reconciling TokenEndpointUnavailable, or Stalled CredentialsInvalid) instead of once
     // per subscription.
     if let Err(e) = arm.check_credential().await {
-        return Ok(Pass::Blocked(Failure::from(&e)));
+        return Ok(Some(Pass::Blocked(Failure::from(&e))));
     }
     // A selector is resolved afresh on every pass; what joined or left is said once.
     if policy.spec.subscription_selector.is_some() {
@@ -228,7 +251,7 @@ async fn sweep(
                 let mut failure = Failure::from(&e);
                 failure.message =
                     format!("cannot resolve subscriptionSelector: {}", failure.message);
-                return Ok(Pass::Blocked(failure));
+                return Ok(Some(Pass::Blocked(failure)));
             }
         };
         let before = ctx.selected(policy, fresh.subscriptions.clone());
@@ -251,22 +274,38 @@ async fn sweep(
             |p| judge.standing(p),
             |p| ctx.governed(p, now),
         ) {
-            return Ok(Pass::Blocked(failure));
+            return Ok(Some(Pass::Blocked(failure)));
         }
     }
     let governed = ctx.governed(policy, now);
+    // What this policy wants stands for the rounds other policies open (one write carries
+    // every policy's addresses); in Audit it wants nothing written.
+    if policy.spec.mode == Mode::Enforce {
+        ctx.desk.stand(
+            arm.principal(),
+            id,
+            &governed.contact,
+            &governed.subscriptions,
+        );
+    } else {
+        ctx.desk.withdraw(id);
+    }
     let uid = policy.uid().unwrap_or_default();
-    if !ctx.passes.lock().expect("passes").contains_key(&uid) {
-        // A first pass since this controller started: spread by the start-up budget.
-        ctx.azure
-            .budget()
-            .first_pass(governed.subscriptions.len())
-            .await;
+    let newer_than = ctx.passes.lock().expect("passes").get(&uid).copied();
+    let first = newer_than.is_none();
+    if first {
+        ctx.introduce(policy);
+        if ctx.gathering() {
+            return Ok(None);
+        }
     }
     let freshness = sweep::Freshness {
         fresh,
-        newer_than: ctx.passes.lock().expect("passes").get(&uid).copied(),
+        newer_than,
         max_age: interval(policy),
+        // A first pass since this controller started: its reads are spread by the start-up
+        // budget.
+        budgeted: first,
     };
     let swept = sweep::sweep(
         &arm,
@@ -307,7 +346,7 @@ async fn sweep(
             },
         });
     }
-    Ok(Pass::Swept(swept.results))
+    Ok(Some(Pass::Swept(swept.results)))
 }
 
 /// The tenant contact through Microsoft Graph, with this policy's identity, unless an older
@@ -350,7 +389,7 @@ async fn tenant_pass(
 /// Teaches the Revert ledger what this pass did: addresses added and contacts created, and
 /// addresses that are no longer there (a person removed them: no longer ours). Read from the
 /// API once per process, written only when it changed.
-async fn update_ledger(
+pub(crate) async fn update_ledger(
     policy: &SecurityContactPolicy,
     ctx: &Context,
     news: &[sweep::LedgerNews],

@@ -14,7 +14,7 @@ use std::{
 use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
-use super::desk::{Desk, Reply, Visit};
+use super::desk::{Desk, Reply, Share, Visit};
 use crate::{
     arm::{ArmClient, wire::ContactProperties},
     cis,
@@ -64,6 +64,9 @@ pub struct Freshness {
     pub newer_than: Option<std::time::Instant>,
     /// The oldest read it accepts: its interval.
     pub max_age: Duration,
+    /// A first pass while the start-up budget holds: each read it asks for waits for the
+    /// start-up rate (reads shared with other policies cost nothing).
+    pub budgeted: bool,
 }
 
 #[cfg(test)]
@@ -73,6 +76,7 @@ impl Freshness {
         fresh: true,
         newer_than: None,
         max_age: Duration::ZERO,
+        budgeted: false,
     };
 }
 
@@ -96,6 +100,7 @@ pub async fn sweep(
         fresh: freshness.fresh,
         newer_than: freshness.newer_than,
         max_age: freshness.max_age,
+        budgeted: freshness.budgeted,
     };
     let outcomes: Vec<(SubscriptionResult, Option<LedgerNews>)> = stream::iter(subscriptions)
         .map(|sub| {
@@ -163,6 +168,22 @@ fn one(
     news.added = added(share.before.as_ref(), &desired, share.after.as_ref());
     news.created = share.created;
     (result, Some(news))
+}
+
+/// What a write made for a policy and never heard by it (the policy is being deleted) means
+/// for its Revert ledger.
+pub fn unheard(subscription: &str, share: &Share) -> LedgerNews {
+    let desired = share
+        .written
+        .as_ref()
+        .and_then(|plan| plan.desired.clone())
+        .unwrap_or_default();
+    LedgerNews {
+        subscription: subscription.to_owned(),
+        added: added(share.before.as_ref(), &desired, share.after.as_ref()),
+        created: share.created,
+        present: share.after.as_ref().map(addresses),
+    }
 }
 
 fn addresses(contact: &ContactProperties) -> Vec<String> {
