@@ -26,8 +26,8 @@
 //! `FLEET_CONCURRENCY`, `FLEET_SAMPLE`, `FLEET_OP_GROUPS`, `FLEET_OP_SUBS_PER_GROUP`,
 //! `FLEET_OP_POLICIES`, `FLEET_OP_LATENCY_MS`, `FLEET_OP_INTERVAL`, `FLEET_OP_WINDOW`
 //! (intervals), `FLEET_OP_EDITS`, `FLEET_OP_RESTART_SECS`, `FLEET_OP_CONVERGE_TIMEOUT_SECS`,
-//! `FLEET_OPERATOR_ARGS` (extra `run` flags, space-separated), and `FLEET_BIN` (another build
-//! of the binary).
+//! `FLEET_OPERATOR_ARGS` (extra `run` flags, space-separated), `FLEET_BIN` (another build
+//! of the binary), and `FLEET_OPERATOR_LOG` (keep the operator's log at this path).
 
 use std::{
     collections::BTreeMap,
@@ -1015,7 +1015,7 @@ async fn operator(scale: &Scale) {
         .unwrap_or(100.0);
     println!(
         "operator flags: --workers {} --concurrency {}{}{}",
-        flag_value("--workers", "4 (default)"),
+        flag_value("--workers", "16 (default)"),
         flag_value("--concurrency", "32 (default)"),
         if budget_flag {
             format!(" --startup-budget {budget}")
@@ -1048,7 +1048,9 @@ async fn operator(scale: &Scale) {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     sim.write_ca(&ca).unwrap();
-    let log = dir.path().join("operator.log");
+    let log = std::env::var_os("FLEET_OPERATOR_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("operator.log"));
     let mut op = Operator::start(scale, &ns, &sim, &ca, &cluster.kubeconfig, log.clone());
     let ready = op.wait_ready().await;
     tokio::time::sleep(if scale.smoke {

@@ -78,8 +78,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "0.0.0.0:8080", env = "SCO_ADMIN_ADDR")]
     pub admin_addr: std::net::SocketAddr,
 
-    /// Policies reconciled at once.
-    #[arg(long, default_value_t = 4)]
+    /// Policies reconciled at once. Passes wait on ARM, not on the CPU, and ARM's load is
+    /// bounded by the request budget (`--concurrency`), not by this.
+    #[arg(long, default_value_t = 16)]
     pub workers: u16,
 
     /// Reconcile only while holding a Lease, so several replicas can run (one active).

@@ -193,6 +193,11 @@ async fn run(args: RunArgs) -> Result<()> {
         .await
         .map_err(security_contact_operator::Error::KubeConfig)?;
     let concurrency = usize::from(azure.concurrency);
+    // After a stop signal, passes in flight get an ARM request's timeout (and then some) to
+    // finish their writes; past that the process exits anyway, so that an API server that is
+    // gone cannot keep a stopping replica alive until the kubelet's SIGKILL.
+    let grace = std::time::Duration::from_secs(azure.request_timeout.max(1))
+        + std::time::Duration::from_secs(5);
     let budget = Budget::new(concurrency, std::num::NonZeroU32::new(startup_budget))
         .shown_in(metrics.arm.concurrency_limit.clone());
     let azure = azure
@@ -242,8 +247,23 @@ async fn run(args: RunArgs) -> Result<()> {
         shutdown.cancel();
         r
     };
-    let (admin, operator) = tokio::join!(admin, operator);
-    operator.and(admin)
+    let overdue = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        }
+    };
+    tokio::select! {
+        (admin, operator) = async { tokio::join!(admin, operator) } => operator.and(admin),
+        () = overdue => {
+            tracing::warn!(
+                grace_s = grace.as_secs(),
+                "still stopping after the grace period (is the API server gone?): exiting now"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// This replica's name in the leader Lease: the pod name, else host and pid.

@@ -20,16 +20,11 @@ subscriptions read, how many had a contact, had none (404), failed.
 
 import argparse
 import asyncio
-import datetime
-import http.server
-import ipaddress
 import json
 import os
 import resource
 import ssl
 import sys
-import tempfile
-import threading
 import time
 from importlib.metadata import version
 
@@ -41,10 +36,6 @@ from azure.identity import ClientSecretCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
 from azure.mgmt.security import SecurityManagementClient
 from azure.mgmt.security.aio import SecurityManagementClient as AsyncSecurityManagementClient
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 
 def cpu_seconds():
@@ -124,119 +115,30 @@ async def run_asyncio(args, subscriptions, shared_session):
     return tally
 
 
-class OidcShim:
-    """Serves `{tenant}/v2.0/.well-known/openid-configuration` over HTTPS on loopback.
-
-    The synchronous credential (MSAL) reads the tenant's OpenID configuration before its first
-    token request, and the simulator does not serve that document. The shim serves it with
-    `token_endpoint` pointing at the simulator, so every token request still goes to the
-    simulator's Entra endpoint, and nothing of MSAL is replaced.
-    """
-
-    def __init__(self, sim_url, tenant, sim_ca):
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oidc-shim")])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False,
-            )
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        self.dir = tempfile.TemporaryDirectory()
-        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-        cert_path = os.path.join(self.dir.name, "shim.pem")
-        key_path = os.path.join(self.dir.name, "shim.key")
-        with open(cert_path, "wb") as f:
-            f.write(cert_pem)
-        with open(key_path, "wb") as f:
-            f.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-        # One bundle trusted for both: the shim's certificate and the simulator's CA.
-        self.bundle = os.path.join(self.dir.name, "bundle.pem")
-        with open(sim_ca, "rb") as f, open(self.bundle, "wb") as out:
-            out.write(f.read() + b"\n" + cert_pem)
-
-        base = sim_url.rstrip("/")
-        document = json.dumps(
-            {
-                "issuer": f"{base}/{tenant}/v2.0",
-                "authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/authorize",
-                "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post"],
-            }
-        ).encode()
-        wanted = f"/{tenant}/v2.0/.well-known/openid-configuration"
-        self.served = 0
-        shim = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                if self.path.split("?")[0] == wanted:
-                    shim.served += 1
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(document)))
-                    self.end_headers()
-                    self.wfile.write(document)
-                else:
-                    self.send_error(404)
-
-            def log_message(self, *_):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.dir.cleanup()
-
-
 def run_sequential(args, subscriptions):
-    shim = OidcShim(args.url, args.tenant, args.ca)
     tally = Tally()
-    try:
-        credential = ClientSecretCredential(
-            args.tenant,
-            args.client_id,
-            args.client_secret,
-            authority=shim.url,
-            disable_instance_discovery=True,
-            connection_verify=shim.bundle,
-        )
-        for subscription in subscriptions:
-            try:
-                with SecurityManagementClient(
-                    credential, subscription, base_url=args.url, connection_verify=args.ca
-                ) as client:
-                    client.security_contacts.get("default")
-                tally.found += 1
-            except ResourceNotFoundError:
-                tally.missing += 1
-            except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
-                tally.error(e)
-    finally:
-        shim.close()
-    return tally, shim.served
+    # MSAL reads the tenant's OpenID configuration from the authority (the simulator serves
+    # it, as login.microsoftonline.com does) before its first token request.
+    credential = ClientSecretCredential(
+        args.tenant,
+        args.client_id,
+        args.client_secret,
+        authority=args.url,
+        disable_instance_discovery=True,
+        connection_verify=args.ca,
+    )
+    for subscription in subscriptions:
+        try:
+            with SecurityManagementClient(
+                credential, subscription, base_url=args.url, connection_verify=args.ca
+            ) as client:
+                client.security_contacts.get("default")
+            tally.found += 1
+        except ResourceNotFoundError:
+            tally.missing += 1
+        except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
+            tally.error(e)
+    return tally
 
 
 def main():
@@ -255,9 +157,8 @@ def main():
     limit = args.sample if args.mode == "sequential" else None
     subscriptions = read_subscriptions(args.subscriptions, limit)
     cpu0, wall0 = cpu_seconds(), time.monotonic()
-    oidc_documents = 0
     if args.mode == "sequential":
-        tally, oidc_documents = run_sequential(args, subscriptions)
+        tally = run_sequential(args, subscriptions)
     else:
         tally = asyncio.run(run_asyncio(args, subscriptions, args.mode == "asyncio-shared"))
     wall, cpu = time.monotonic() - wall0, cpu_seconds() - cpu0
@@ -268,7 +169,6 @@ def main():
             "concurrency": args.concurrency if args.mode != "sequential" else 1,
             "wallSeconds": round(wall, 3),
             "cpuSeconds": round(cpu, 3),
-            "oidcDocumentsServedByShim": oidc_documents,
             "python": sys.version.split()[0],
             "packages": {
                 name: version(name)

@@ -1,11 +1,18 @@
 //! One request budget for the whole process: every ARM (and Graph) request of every policy,
 //! whatever identity it uses, takes a permit here first.
 //!
-//! * **Adaptive concurrency** (AIMD): at most `limit` requests in flight, `limit` between 1 and
-//!   `--concurrency`. A 429, or a response saying the caller's bucket is nearly empty
-//!   (`x-ms-ratelimit-remaining-*` below [`LOW_WATER`]: less than a second of ARM's refill),
-//!   halves it (at most once per [`COOLDOWN`], so one burst of 429s is one decrease, not
-//!   thirty); every `limit` good answers in a row raise it by one, back to the maximum.
+//! * **Adaptive concurrency** (AIMD), in two lanes, because ARM keeps a bucket per subscription
+//!   and one per tenant (for each principal): requests to a subscription's resources draw on
+//!   that subscription's bucket, listings of subscriptions and management groups (and Microsoft
+//!   Graph) on the tenant's. Each lane allows at most `limit` requests in flight, `limit`
+//!   between 1 and `--concurrency`, and never more than `--concurrency` in flight in all. A
+//!   429 halves its lane's limit; so does, in the tenant lane, a response saying the bucket is
+//!   nearly empty (`x-ms-ratelimit-remaining-*` below [`LOW_WATER`]: less than a second of
+//!   ARM's refill). A nearly empty *subscription* bucket is no reason to slow the reads of ten
+//!   thousand other subscriptions (each has its own; the retry policy honours that one's
+//!   `Retry-After`), so there only a 429 counts. At most one cut per [`COOLDOWN`] (one burst
+//!   of 429s is one decrease, not thirty); every `limit` good answers in a row raise the
+//!   limit by one, back to the maximum.
 //! * **Start-up budget**: until every policy has had its first pass (after a start or a new
 //!   leadership term), first passes wait for their requests (one per subscription) from a rate
 //!   limiter (governor, requests per second), so a thousand policies do not fire at ARM in the
@@ -34,14 +41,59 @@ pub const LOW_WATER: u64 = 25;
 /// Between two decreases: the answers of requests sent before the first one tell nothing new.
 pub const COOLDOWN: Duration = Duration::from_secs(1);
 
+/// Which of ARM's buckets a request draws on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// `/subscriptions/{id}/…`: that subscription's own bucket.
+    Subscription,
+    /// Everything else: listings, management groups, Microsoft Graph.
+    Tenant,
+}
+
+impl Scope {
+    /// The bucket a request to `path` draws on.
+    pub fn of(path: &str) -> Scope {
+        let mut segments = path.trim_start_matches('/').split('/');
+        match (segments.next(), segments.next()) {
+            (Some(first), Some(id))
+                if first.eq_ignore_ascii_case("subscriptions") && !id.is_empty() =>
+            {
+                Scope::Subscription
+            }
+            _ => Scope::Tenant,
+        }
+    }
+}
+
 pub struct Budget {
     max: usize,
+    /// The hard cap over both lanes.
     permits: Arc<Semaphore>,
-    state: Mutex<State>,
+    /// Subscription, tenant.
+    lanes: [Lane; 2],
     startup: Option<(DefaultDirectRateLimiter, NonZeroU32)>,
     warming: AtomicBool,
-    /// Where the current limit is shown (Prometheus).
+    /// Where the current limit (the lower lane's) is shown (Prometheus).
     shown: Option<prometheus_client::metrics::gauge::Gauge>,
+}
+
+struct Lane {
+    permits: Arc<Semaphore>,
+    state: Mutex<State>,
+}
+
+impl Lane {
+    fn new(max: usize) -> Lane {
+        Lane {
+            permits: Arc::new(Semaphore::new(max)),
+            state: Mutex::new(State {
+                limit: max,
+                debt: 0,
+                good_in_a_row: 0,
+                last_decrease: None,
+            }),
+        }
+    }
 }
 
 struct State {
@@ -54,8 +106,9 @@ struct State {
 
 /// A request's place in the budget, returned when dropped.
 pub struct Slot<'a> {
-    budget: &'a Budget,
+    lane: &'a Lane,
     permit: Option<OwnedSemaphorePermit>,
+    _total: OwnedSemaphorePermit,
 }
 
 impl Drop for Slot<'_> {
@@ -63,7 +116,7 @@ impl Drop for Slot<'_> {
         let Some(permit) = self.permit.take() else {
             return;
         };
-        let mut state = self.budget.state.lock().expect("budget");
+        let mut state = self.lane.state.lock().expect("budget");
         if state.debt > 0 {
             state.debt -= 1;
             permit.forget();
@@ -75,7 +128,8 @@ impl std::fmt::Debug for Budget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Budget")
             .field("max", &self.max)
-            .field("limit", &self.limit())
+            .field("subscription_limit", &self.limit(Scope::Subscription))
+            .field("tenant_limit", &self.limit(Scope::Tenant))
             .field("warming", &self.warming())
             .finish()
     }
@@ -89,12 +143,7 @@ impl Budget {
         Budget {
             max,
             permits: Arc::new(Semaphore::new(max)),
-            state: Mutex::new(State {
-                limit: max,
-                debt: 0,
-                good_in_a_row: 0,
-                last_decrease: None,
-            }),
+            lanes: [Lane::new(max), Lane::new(max)],
             warming: AtomicBool::new(startup.is_some()),
             startup: startup.map(|rate| (RateLimiter::direct(Quota::per_second(rate)), rate)),
             shown: None,
@@ -108,20 +157,33 @@ impl Budget {
         self
     }
 
-    fn show(&self, limit: usize) {
-        if let Some(gauge) = &self.shown {
-            gauge.set(limit as i64);
-        }
-    }
-
     /// No limit worth speaking of: for the one-shot CLI and tests.
     pub fn unlimited() -> Budget {
         Budget::new(Semaphore::MAX_PERMITS, None)
     }
 
-    /// Requests allowed in flight now.
-    pub fn limit(&self) -> usize {
-        self.state.lock().expect("budget").limit
+    fn lane(&self, scope: Scope) -> &Lane {
+        match scope {
+            Scope::Subscription => &self.lanes[0],
+            Scope::Tenant => &self.lanes[1],
+        }
+    }
+
+    /// Requests of `scope` allowed in flight now.
+    pub fn limit(&self, scope: Scope) -> usize {
+        self.lane(scope).state.lock().expect("budget").limit
+    }
+
+    fn show_limits(&self) {
+        if let Some(gauge) = &self.shown {
+            let lowest = self
+                .lanes
+                .iter()
+                .map(|l| l.state.lock().expect("budget").limit)
+                .min()
+                .unwrap_or(self.max);
+            gauge.set(lowest as i64);
+        }
     }
 
     pub fn warming(&self) -> bool {
@@ -164,25 +226,36 @@ impl Budget {
         }
     }
 
-    /// Waits for a permit: at most `limit` requests in flight.
-    pub async fn slot(&self) -> Slot<'_> {
-        let permit = self
+    /// Waits for a permit: at most its lane's `limit` requests of `scope` in flight, and at
+    /// most `--concurrency` in all.
+    pub async fn slot(&self, scope: Scope) -> Slot<'_> {
+        let lane = self.lane(scope);
+        let permit = lane
             .permits
             .clone()
             .acquire_owned()
             .await
-            .expect("the budget's semaphore is never closed");
+            .expect("the budget's semaphores are never closed");
+        let total = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the budget's semaphores are never closed");
         Slot {
-            budget: self,
+            lane,
             permit: Some(permit),
+            _total: total,
         }
     }
 
-    /// Learns from an answer: its status and ARM's remaining-requests headers.
-    pub fn answered(&self, status: StatusCode, headers: &HeaderMap) {
+    /// Learns from an answer to a request of `scope`: its status and, for the tenant's
+    /// bucket, ARM's remaining-requests headers.
+    pub fn answered(&self, scope: Scope, status: StatusCode, headers: &HeaderMap) {
         let pressed = status == StatusCode::TOO_MANY_REQUESTS
-            || remaining(headers).is_some_and(|left| left < LOW_WATER);
-        let mut state = self.state.lock().expect("budget");
+            || (scope == Scope::Tenant && remaining(headers).is_some_and(|left| left < LOW_WATER));
+        let lane = self.lane(scope);
+        let mut state = lane.state.lock().expect("budget");
         if pressed {
             let now = Instant::now();
             if state
@@ -197,8 +270,10 @@ impl Budget {
             state.debt += cut;
             state.good_in_a_row = 0;
             state.last_decrease = Some(now);
-            self.show(lower);
+            drop(state);
+            self.show_limits();
             tracing::debug!(
+                ?scope,
                 limit = lower,
                 "ARM is pressing back: fewer requests in flight"
             );
@@ -207,12 +282,13 @@ impl Budget {
             if state.good_in_a_row >= state.limit && state.limit < self.max {
                 state.good_in_a_row = 0;
                 state.limit += 1;
-                self.show(state.limit);
                 if state.debt > 0 {
                     state.debt -= 1;
                 } else {
-                    self.permits.add_permits(1);
+                    lane.permits.add_permits(1);
                 }
+                drop(state);
+                self.show_limits();
             }
         }
     }
@@ -240,63 +316,87 @@ mod tests {
         map
     }
 
+    const SUB: Scope = Scope::Subscription;
+    const TENANT: Scope = Scope::Tenant;
+
     #[test]
     fn a_429_halves_once_per_burst_and_good_answers_bring_it_back() {
         let budget = Budget::new(64, None);
         let none = HeaderMap::new();
-        budget.answered(StatusCode::TOO_MANY_REQUESTS, &none);
-        assert_eq!(budget.limit(), 32);
+        budget.answered(SUB, StatusCode::TOO_MANY_REQUESTS, &none);
+        assert_eq!(budget.limit(SUB), 32);
+        assert_eq!(budget.limit(TENANT), 64, "the other lane is not slowed");
         // The rest of the same burst: no further cut within the cooldown.
         for _ in 0..30 {
-            budget.answered(StatusCode::TOO_MANY_REQUESTS, &none);
+            budget.answered(SUB, StatusCode::TOO_MANY_REQUESTS, &none);
         }
-        assert_eq!(budget.limit(), 32);
+        assert_eq!(budget.limit(SUB), 32);
         // limit good answers in a row raise it by one.
         for _ in 0..32 {
-            budget.answered(StatusCode::OK, &none);
+            budget.answered(SUB, StatusCode::OK, &none);
         }
-        assert_eq!(budget.limit(), 33);
+        assert_eq!(budget.limit(SUB), 33);
         for _ in 0..10_000 {
-            budget.answered(StatusCode::OK, &none);
+            budget.answered(SUB, StatusCode::OK, &none);
         }
-        assert_eq!(budget.limit(), 64, "never above the configured maximum");
+        assert_eq!(budget.limit(SUB), 64, "never above the configured maximum");
     }
 
     #[test]
-    fn a_nearly_empty_bucket_is_pressure_whichever_bucket_says_so() {
+    fn requests_are_laned_by_the_bucket_they_draw_on() {
+        assert_eq!(
+            Scope::of("/subscriptions/s1/providers/Microsoft.Security/securityContacts/default"),
+            SUB
+        );
+        assert_eq!(Scope::of("/SUBSCRIPTIONS/s1/providers/x"), SUB);
+        assert_eq!(Scope::of("/subscriptions"), TENANT);
+        assert_eq!(Scope::of("/subscriptions/"), TENANT);
+        assert_eq!(
+            Scope::of("/providers/Microsoft.Management/managementGroups/g/descendants"),
+            TENANT
+        );
+        assert_eq!(Scope::of("/v1.0/organization"), TENANT);
+    }
+
+    #[test]
+    fn a_nearly_empty_tenant_bucket_slows_tenant_requests_and_one_subscription_s_slows_none() {
         let budget = Budget::new(8, None);
-        let plenty = headers(&[
-            ("x-ms-ratelimit-remaining-subscription-reads", "249"),
-            ("x-ms-ratelimit-remaining-subscription-global-reads", "3749"),
-        ]);
-        budget.answered(StatusCode::OK, &plenty);
-        assert_eq!(budget.limit(), 8);
-        let low = headers(&[
-            ("x-ms-ratelimit-remaining-subscription-reads", "249"),
-            ("x-ms-ratelimit-remaining-tenant-reads", "12"),
-        ]);
-        budget.answered(StatusCode::OK, &low);
-        assert_eq!(budget.limit(), 4);
+        let plenty = headers(&[("x-ms-ratelimit-remaining-tenant-reads", "249")]);
+        budget.answered(TENANT, StatusCode::OK, &plenty);
+        assert_eq!(budget.limit(TENANT), 8);
+        let low = headers(&[("x-ms-ratelimit-remaining-tenant-reads", "12")]);
+        budget.answered(TENANT, StatusCode::OK, &low);
+        assert_eq!(budget.limit(TENANT), 4);
+        assert_eq!(budget.limit(SUB), 8);
+        // One subscription's own bucket says nothing about the others'.
+        let one_sub_low = headers(&[("x-ms-ratelimit-remaining-subscription-reads", "3")]);
+        budget.answered(SUB, StatusCode::OK, &one_sub_low);
+        assert_eq!(budget.limit(SUB), 8);
     }
 
     #[tokio::test]
     async fn a_decrease_takes_permits_out_as_they_come_back() {
         let budget = Budget::new(4, None);
         let slots = vec![
-            budget.slot().await,
-            budget.slot().await,
-            budget.slot().await,
-            budget.slot().await,
+            budget.slot(SUB).await,
+            budget.slot(SUB).await,
+            budget.slot(SUB).await,
+            budget.slot(SUB).await,
         ];
-        budget.answered(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new());
-        assert_eq!(budget.limit(), 2);
+        budget.answered(SUB, StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new());
+        assert_eq!(budget.limit(SUB), 2);
         drop(slots);
         // Two of the four came back; the other two were retired.
-        assert_eq!(budget.permits.available_permits(), 2);
-        let _a = budget.slot().await;
-        let _b = budget.slot().await;
-        let third = tokio::time::timeout(Duration::from_millis(50), budget.slot()).await;
+        assert_eq!(budget.lane(SUB).permits.available_permits(), 2);
+        let _a = budget.slot(SUB).await;
+        let _b = budget.slot(SUB).await;
+        let third = tokio::time::timeout(Duration::from_millis(50), budget.slot(SUB)).await;
         assert!(third.is_err(), "a third request waits while the limit is 2");
+        // Both lanes together never exceed the maximum.
+        let _c = budget.slot(TENANT).await;
+        let _d = budget.slot(TENANT).await;
+        let fifth = tokio::time::timeout(Duration::from_millis(50), budget.slot(TENANT)).await;
+        assert!(fifth.is_err(), "four in flight in all: the fifth waits");
     }
 
     #[tokio::test]
@@ -312,7 +412,7 @@ mod tests {
             "the start-up rate holds the second first pass"
         );
         // Requests themselves never wait for it: passes after the first are not held back.
-        let slot = tokio::time::timeout(Duration::from_millis(20), budget.slot()).await;
+        let slot = tokio::time::timeout(Duration::from_millis(20), budget.slot(SUB)).await;
         assert!(slot.is_ok());
         drop(slot);
         budget.settled();

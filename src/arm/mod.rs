@@ -479,11 +479,13 @@ impl ArmClient {
         if let Some(tag) = if_match {
             request = request.header("if-match", tag);
         }
-        let slot = self.budget.slot().await;
+        let scope = budget::Scope::of(url.path());
+        let slot = self.budget.slot(scope).await;
         let started = Instant::now();
         let outcome = request.send().await;
         if let Ok(response) = &outcome {
-            self.budget.answered(response.status(), response.headers());
+            self.budget
+                .answered(scope, response.status(), response.headers());
         }
         drop(slot);
         self.metrics

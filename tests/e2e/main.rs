@@ -835,6 +835,36 @@ async fn sigterm_on_the_leader_releases_the_lease_and_the_standby_leads_at_once(
     );
 }
 
+/// The kubelet's SIGTERM stops an operator whose API server is gone: passes in flight get
+/// their grace (the ARM request timeout and 5 s), then the process exits instead of waiting for
+/// answers that will not come (the lease hand-over and the last status write).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs kube-apiserver + etcd: run through scripts/test"]
+async fn sigterm_stops_the_operator_even_when_the_api_server_is_gone() {
+    let cluster = support::shared();
+    let proxy = support::Proxy::start(cluster).await;
+    let mut flags = lease_flags("6").to_vec();
+    flags.extend(["--request-timeout", "3"]);
+    let mut env = Env::with_args_via("gone", world(&[(A, None)]), &flags, &proxy.kubeconfig).await;
+    env.apply(
+        "p",
+        json!({"subscriptions": [A], "interval": "5s", "contact": {"emails": ["a@contoso.com"]}}),
+    )
+    .await;
+    env.wait_condition("p", "Ready", "True", "Compliant").await;
+    proxy.cut();
+    // Let the operator notice: its watch and lease renewals now fail.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // 3 s request timeout + 5 s grace, and room for a loaded machine.
+    let status = tokio::task::block_in_place(|| env.terminate_operator(Duration::from_secs(30)));
+    let log = env.logs()[0].clone();
+    assert!(
+        status.code().is_some(),
+        "exited by itself, not killed: {status:?}\n{log}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
+}
+
 /// A leader cut off from the API server (but not from Azure) stops writing before its lease can
 /// lapse for the others, while the standby takes over and repairs drift: never two writers.
 #[tokio::test(flavor = "multi_thread")]

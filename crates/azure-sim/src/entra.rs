@@ -90,6 +90,15 @@ impl EntraError {
         )
     }
 
+    /// Discovery names an unknown tenant `invalid_tenant` (the token endpoint says
+    /// `invalid_request` for the same AADSTS90002).
+    fn unknown_tenant_discovery(tenant: &str) -> EntraError {
+        EntraError {
+            error: "invalid_tenant",
+            ..EntraError::unknown_tenant(tenant)
+        }
+    }
+
     fn missing_parameter(name: &str) -> EntraError {
         EntraError::new(
             StatusCode::BAD_REQUEST,
@@ -386,6 +395,59 @@ pub(crate) fn token(
             error.into_response(&shared.base_url, &correlation)
         }
     }
+}
+
+/// Serves a tenant's OpenID Provider metadata, as
+/// `https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration` does: the
+/// endpoints under the simulator's own address and the tenant's id (the path may name it in any
+/// case), so that MSAL-based clients find the token endpoint without a shim.
+pub(crate) fn openid_configuration(
+    shared: &Shared,
+    tenant: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let Some(id) = shared.world().tenant(tenant).map(|t| t.id.clone()) else {
+        return EntraError::unknown_tenant_discovery(tenant).render(shared, headers);
+    };
+    let base = shared.base_url.as_str().trim_end_matches('/');
+    let host = shared.base_url.host_str().unwrap_or("localhost");
+    let at = |path: &str| format!("{base}/{id}/{path}");
+    let body = serde_json::json!({
+        "token_endpoint": at("oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": at("discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": at("v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "authorization_endpoint": at("oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": at("oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": at("oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+        "kerberos_endpoint": at("kerberos"),
+        "tenant_region_scope": "NA",
+        "cloud_instance_name": host,
+        "cloud_graph_host_name": host,
+        "msgraph_host": host,
+        "rbac_url": format!("{base}/rbac"),
+    });
+    let mut response = json_response(StatusCode::OK, &body);
+    // Discovery documents are public and cacheable, unlike tokens.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=86400, private"),
+    );
+    response
 }
 
 fn issue(

@@ -25,6 +25,7 @@
 //! | route | notes |
 //! |---|---|
 //! | `POST /{tenant}/oauth2/v2.0/token` | scope `<armAudience>/.default` (ARM) or [`GRAPH_SCOPE`] (Microsoft Graph; the token carries the principal's `graphPermissions` as roles); client secret, or a client assertion checked against the principal's federated identity credentials (issuer, JWKS signature by `kid`, `exp`/`nbf`, subject, audience); errors in Entra's shape (AADSTS90002, 700016, 7000215, 7000218, 1002012 `invalid_scope`, 500011 `invalid_resource`; for assertions 50027, 90014, 700211, 5002738, 90061, 7000272, 700027, 700024, 700213, 7002138, 700212: see `entra.rs`) |
+//! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | Entra's OpenID Provider metadata for a known tenant (endpoints under the simulator's address and the tenant's id), which MSAL reads before its first token request; 400 `invalid_tenant` (AADSTS90002) for an unknown one |
 //! | `GET /subscriptions?api-version=*` | any api-version; subscriptions the caller has a role on; `nextLink` paging (`$skiptoken`) |
 //! | `GET /subscriptions/{sub}/providers/Microsoft.Security/securityContacts` | LIST, `{"value":[…]}` |
 //! | `GET\|PUT\|DELETE /subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default` | 200/404, 201/200, 200/204 |

@@ -65,7 +65,7 @@ pub(crate) async fn serve(State(state): State<SimState>, request: Request) -> Re
             retry_after_secs,
             retry_after_ms,
         }) => match kind {
-            RouteKind::Token => {
+            RouteKind::Token | RouteKind::OpenIdConfiguration => {
                 let mut response = EntraError::transient(429).render(shared, &parts.headers);
                 response.headers_mut().insert(
                     http::header::RETRY_AFTER,
@@ -79,7 +79,9 @@ pub(crate) async fn serve(State(state): State<SimState>, request: Request) -> Re
             _ => ArmError::too_many_requests(retry_after_secs, retry_after_ms).into_response(),
         },
         Some(FaultAction::Error { status }) => match kind {
-            RouteKind::Token => EntraError::transient(status).render(shared, &parts.headers),
+            RouteKind::Token | RouteKind::OpenIdConfiguration => {
+                EntraError::transient(status).render(shared, &parts.headers)
+            }
             RouteKind::GraphOrganization => GraphError::server_error(status).render(&parts.headers),
             _ => ArmError::injected_server_error(status, &correlation_id).into_response(),
         },
@@ -131,6 +133,9 @@ fn dispatch(
     match route {
         Route::Token { tenant } => {
             entra::token(shared, tenant, &parts.method, &parts.headers, body)
+        }
+        Route::OpenIdConfiguration { tenant } => {
+            entra::openid_configuration(shared, tenant, &parts.method, &parts.headers)
         }
         Route::GraphOrganization { id } => graph::handle(
             shared,
@@ -201,7 +206,7 @@ fn stamp(
         }
     };
     set("x-ms-request-id", &request_id);
-    if kind == RouteKind::Token {
+    if matches!(kind, RouteKind::Token | RouteKind::OpenIdConfiguration) {
         if let Some(client_request_id) = request
             .get("client-request-id")
             .and_then(|v| v.to_str().ok())

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub enum RouteKind {
     /// `POST /{tenant}/oauth2/v2.0/token` (Entra).
     Token,
+    /// `GET /{tenant}/v2.0/.well-known/openid-configuration` (Entra's OpenID discovery).
+    OpenIdConfiguration,
     /// `GET /subscriptions`.
     Subscriptions,
     /// `…/providers/Microsoft.Security/securityContacts/{name}`.
@@ -35,6 +37,9 @@ pub enum RouteKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
     Token {
+        tenant: String,
+    },
+    OpenIdConfiguration {
         tenant: String,
     },
     Subscriptions,
@@ -72,6 +77,15 @@ impl Route {
                 if is(oauth, "oauth2") && is(v2, "v2.0") && is(token, "token") =>
             {
                 Route::Token {
+                    tenant: (*tenant).to_owned(),
+                }
+            }
+            [tenant, v2, well_known, document]
+                if is(v2, "v2.0")
+                    && is(well_known, ".well-known")
+                    && is(document, "openid-configuration") =>
+            {
+                Route::OpenIdConfiguration {
                     tenant: (*tenant).to_owned(),
                 }
             }
@@ -136,6 +150,7 @@ impl Route {
     pub(crate) fn kind(&self) -> RouteKind {
         match self {
             Route::Token { .. } => RouteKind::Token,
+            Route::OpenIdConfiguration { .. } => RouteKind::OpenIdConfiguration,
             Route::Subscriptions => RouteKind::Subscriptions,
             Route::SecurityContact { .. } => RouteKind::SecurityContact,
             Route::SecurityContacts { .. } => RouteKind::SecurityContacts,
@@ -174,6 +189,12 @@ mod tests {
         assert_eq!(
             Route::classify("/tenant-1/oauth2/v2.0/token"),
             Route::Token {
+                tenant: "tenant-1".into()
+            }
+        );
+        assert_eq!(
+            Route::classify("/tenant-1/v2.0/.well-known/openid-configuration"),
+            Route::OpenIdConfiguration {
                 tenant: "tenant-1".into()
             }
         );

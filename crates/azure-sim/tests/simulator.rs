@@ -529,6 +529,68 @@ async fn token_endpoint_errors_have_entra_codes() {
 }
 
 #[tokio::test]
+async fn openid_configuration_points_msal_at_the_token_endpoint() {
+    let sim = start(world()).await;
+    // The path may name the tenant in any case; the document uses its id as stored.
+    let url = format!(
+        "{}{}/v2.0/.well-known/openid-configuration",
+        sim.url(),
+        TENANT.to_uppercase()
+    );
+    let (status, headers, body) = send(http(&sim).get(&url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        header(&headers, "content-type").is_some_and(|c| c.starts_with("application/json")),
+        "{headers:?}"
+    );
+    let token_endpoint = format!("{}{TENANT}/oauth2/v2.0/token", sim.url());
+    assert_eq!(body["token_endpoint"], json!(token_endpoint));
+    assert_eq!(body["issuer"], json!(format!("{}{TENANT}/v2.0", sim.url())));
+    for field in ["authorization_endpoint", "jwks_uri", "end_session_endpoint"] {
+        assert!(
+            body[field]
+                .as_str()
+                .is_some_and(|u| u.starts_with(&format!("{}{TENANT}/", sim.url()))),
+            "{field}: {body}"
+        );
+    }
+    assert!(
+        body["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .is_some_and(|m| m.contains(&json!("client_secret_post")))
+    );
+    // The endpoint it names issues tokens.
+    let (status, _, token) = send(
+        http(&sim)
+            .post(&token_endpoint)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("client_id={WRITER}&client_secret={WRITER_SECRET}&grant_type=client_credentials&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")),
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    assert!(token["access_token"].is_string());
+
+    let (status, _, body) = send(http(&sim).get(format!(
+        "{}no-such-tenant/v2.0/.well-known/openid-configuration",
+        sim.url()
+    )))
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_tenant"))
+    );
+    assert_eq!(body["error_codes"], json!([90002]));
+    let (status, _, _) = send(http(&sim).post(&url)).await;
+    assert_eq!(status, 405);
+    assert_eq!(
+        sim.state()
+            .requests()
+            .count("GET", RouteKind::OpenIdConfiguration, None),
+        2
+    );
+}
+
+#[tokio::test]
 async fn token_success_shape_and_workload_identity() {
     let sim = start(world()).await;
     let (status, _, body) = send(
