@@ -21,6 +21,7 @@ pub mod emails;
 pub mod embedded;
 pub mod exclusions;
 pub mod leader;
+pub mod listings;
 pub mod manifest;
 pub mod metrics;
 pub mod oneshot;

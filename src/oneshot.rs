@@ -16,6 +16,7 @@ use crate::{
     arm::{ArmClient, ArmError, fresh::Write, wire::ContactProperties},
     cis,
     crd::Mode,
+    listings::{Listings, Want},
     manifest::Loaded,
     outcome::reason,
     overlap::{self, Contender, Rank},
@@ -112,6 +113,8 @@ pub async fn run(
     let mut unresolved = Vec::new();
     let mut scopes = Vec::new();
     let mut governed: Vec<Loaded> = Vec::with_capacity(policies.len());
+    // Policies selecting the same groups share one listing of each in this run.
+    let listings = Listings::default();
     for p in policies {
         let mut p = p.clone();
         let mut scope = PolicyScope {
@@ -120,7 +123,7 @@ pub async fn run(
             exclusions: crate::exclusions::statuses(&p.policy.spec, now),
         };
         if token.is_ok() && p.policy.spec.subscription_selector.is_some() {
-            match selection::resolve(arm, &p.policy.spec).await {
+            match selection::resolve(arm, &p.policy.spec, &listings, Want::RUN).await {
                 Ok(found) => {
                     scope.selection = Some(selection::status(&found, None));
                     p.policy.spec.subscriptions = found.subscriptions;

@@ -17,6 +17,7 @@ use crate::{
     arm::{ArmClient, ArmError, wire::Subscription},
     audit,
     crd::SecurityContactPolicySpec,
+    listings::{Listings, Want},
 };
 
 /// The outcome of one resolution.
@@ -97,22 +98,24 @@ pub fn select(
 }
 
 /// Lists what the selector needs and decides. Without a selector, no ARM call.
+/// Listings are shared with the other policies of the same principal through `listings`
+/// when they are news to this one (see [`crate::listings`]).
 pub async fn resolve(
     arm: &ArmClient,
     spec: &SecurityContactPolicySpec,
+    listings: &Listings,
+    want: Want,
 ) -> Result<Selection, ArmError> {
     let Some(selector) = &spec.subscription_selector else {
         return Ok(select(spec, &[], &BTreeMap::new()));
     };
-    let visible = arm.list_subscriptions().await?;
+    let visible = listings.subscriptions(arm, want).await?;
     let mut groups = BTreeMap::new();
     for group in &selector.management_groups {
-        groups.insert(
-            group.clone(),
-            arm.management_group_subscriptions(group).await?,
-        );
+        let under = listings.group(arm, group, want).await?;
+        groups.insert(group.clone(), under.as_ref().clone());
     }
-    Ok(select(spec, &visible, &groups))
+    Ok(select(spec, visible.as_slice(), &groups))
 }
 
 /// The status of a selection, with what joined and left since `before` (the previous pass's

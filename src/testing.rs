@@ -24,3 +24,41 @@ pub fn spec(subscriptions: &[&str], emails: &[&str]) -> SecurityContactPolicySpe
         credentials: None,
     }
 }
+
+/// A client of the simulator `sim` as the app `client_id` with `secret` in `tenant`, through
+/// the real credential code and the simulator's CA.
+pub fn sim_client(
+    sim: &azure_sim::SimHandle,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+) -> crate::arm::ArmClient {
+    use crate::arm::{
+        ArmClient,
+        cloud::{Cloud, Endpoints},
+        credential::Identity,
+        http_client,
+        metrics::ArmMetrics,
+    };
+    let url = sim.url();
+    let http = http_client(
+        std::time::Duration::from_secs(10),
+        Some(sim.ca_pem().as_bytes()),
+    )
+    .expect("http client");
+    let endpoints = Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url));
+    let credential = Identity::ClientSecret {
+        tenant_id: tenant.into(),
+        client_id: client_id.into(),
+        client_secret: secret.into(),
+    }
+    .credential(&http, &endpoints.authority_host)
+    .expect("credential");
+    ArmClient::new(
+        http,
+        endpoints.arm,
+        endpoints.scope,
+        credential,
+        ArmMetrics::default(),
+    )
+}

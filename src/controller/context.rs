@@ -52,6 +52,8 @@ pub struct Context {
     pub concurrency: usize,
     /// Reads shared between policies, merged writes, and the per-subscription write locks.
     pub desk: Arc<Desk>,
+    /// Subscription and management-group listings shared between selector policies.
+    pub listings: crate::listings::Listings,
     /// When each policy's last pass ended, by UID: reads from before it are not news to it.
     pub(crate) passes: Mutex<HashMap<String, std::time::Instant>>,
     /// Policies that have had a pass (any outcome) since this controller started: once all
@@ -113,6 +115,7 @@ impl Context {
             metrics,
             concurrency,
             desk: Default::default(),
+            listings: Default::default(),
             passes: Default::default(),
             started: Default::default(),
             introduced: Default::default(),

@@ -701,12 +701,6 @@ mod tests {
 
     use super::*;
     use crate::{
-        arm::{
-            cloud::{Cloud, Endpoints},
-            credential::Identity,
-            http_client,
-            metrics::ArmMetrics,
-        },
         controller::sweep::{self, Freshness},
         crd::SecurityContactPolicySpec,
         outcome::Verdict,
@@ -753,24 +747,7 @@ mod tests {
     }
 
     fn client(sim: &Simulator, principal: &str) -> ArmClient {
-        let url = sim.url();
-        let http = http_client(Duration::from_secs(10), Some(sim.ca_pem().as_bytes())).unwrap();
-        let endpoints = Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url));
-        let credential = Identity::ClientSecret {
-            tenant_id: TENANT.into(),
-            client_id: CLIENT.into(),
-            client_secret: SECRET.into(),
-        }
-        .credential(&http, &endpoints.authority_host)
-        .unwrap();
-        ArmClient::new(
-            http,
-            endpoints.arm,
-            endpoints.scope,
-            credential,
-            ArmMetrics::default(),
-        )
-        .with_principal(principal)
+        crate::testing::sim_client(sim, TENANT, CLIENT, SECRET).with_principal(principal)
     }
 
     fn policy(subs: &[String], address: &str, mode: Mode) -> SecurityContactPolicySpec {

@@ -245,7 +245,17 @@ async fn sweep(
     }
     // A selector is resolved afresh on every pass; what joined or left is said once.
     if policy.spec.subscription_selector.is_some() {
-        let fresh = match selection::resolve(&arm, &policy.spec).await {
+        let want = crate::listings::Want {
+            fresh,
+            newer_than: ctx
+                .passes
+                .lock()
+                .expect("passes")
+                .get(&policy.uid().unwrap_or_default())
+                .copied(),
+            max_age: interval(policy),
+        };
+        let fresh = match selection::resolve(&arm, &policy.spec, &ctx.listings, want).await {
             Ok(fresh) => fresh,
             Err(e) => {
                 let mut failure = Failure::from(&e);

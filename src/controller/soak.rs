@@ -24,16 +24,7 @@ use super::{
     desk::Desk,
     sweep::{self, Freshness},
 };
-use crate::{
-    arm::{
-        ArmClient, RetryPolicy,
-        cloud::{Cloud, Endpoints},
-        credential::Identity,
-        http_client,
-        metrics::ArmMetrics,
-    },
-    emails,
-};
+use crate::{arm::RetryPolicy, emails};
 
 const TENANT: &str = "50a50a50-0000-0000-0000-0000000000aa";
 const CLIENT: &str = "soak-operator";
@@ -89,25 +80,7 @@ async fn ten_simulated_minutes_of_faults_and_human_edits_lose_nothing() {
         })
         .unwrap();
 
-    let url = sim.url();
-    let http = http_client(Duration::from_secs(10), Some(sim.ca_pem().as_bytes())).unwrap();
-    let endpoints = Endpoints::with_overrides(Cloud::Public, Some(url.clone()), Some(url));
-    let identity = Identity::ClientSecret {
-        tenant_id: TENANT.into(),
-        client_id: CLIENT.into(),
-        client_secret: SECRET.into(),
-    };
-    let credential = identity
-        .credential(&http, &endpoints.authority_host)
-        .unwrap();
-    let arm = ArmClient::new(
-        http,
-        endpoints.arm,
-        endpoints.scope,
-        credential,
-        ArmMetrics::default(),
-    )
-    .with_retry(RetryPolicy {
+    let arm = crate::testing::sim_client(&sim, TENANT, CLIENT, SECRET).with_retry(RetryPolicy {
         max_retries: 8,
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(40),
