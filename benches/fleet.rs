@@ -1015,7 +1015,7 @@ async fn operator(scale: &Scale) {
         .unwrap_or(100.0);
     println!(
         "operator flags: --workers {} --concurrency {}{}{}",
-        flag_value("--workers", "16 (default)"),
+        flag_value("--workers", "64 (default)"),
         flag_value("--concurrency", "32 (default)"),
         if budget_flag {
             format!(" --startup-budget {budget}")

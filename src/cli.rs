@@ -80,7 +80,7 @@ pub struct RunArgs {
 
     /// Policies reconciled at once. Passes wait on ARM, not on the CPU, and ARM's load is
     /// bounded by the request budget (`--concurrency`), not by this.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 64)]
     pub workers: u16,
 
     /// Reconcile only while holding a Lease, so several replicas can run (one active).

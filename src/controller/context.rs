@@ -35,8 +35,6 @@ use crate::{
 
 /// The longest first passes wait for the other policies after a start.
 pub const GATHER_MAX: Duration = Duration::from_secs(60);
-/// How often a waiting first pass looks again.
-pub const GATHER_TICK: Duration = Duration::from_secs(2);
 
 pub struct Context {
     pub client: Client,
@@ -64,6 +62,9 @@ pub struct Context {
     introduced: Mutex<HashMap<String, Option<i64>>>,
     /// First passes have stopped waiting for the others (see [`Context::gathering`]).
     gathered: AtomicBool,
+    /// Told once when they stop waiting: the controller then runs every policy (the waiting
+    /// ones sit idle meanwhile, rather than polling).
+    on_gathered: Mutex<Option<futures::channel::mpsc::UnboundedSender<()>>>,
     /// When this controller run began.
     began: Instant,
     /// Policies whose first pass of a new generation went back to wait for the others: it
@@ -120,6 +121,7 @@ impl Context {
             started: Default::default(),
             introduced: Default::default(),
             gathered: AtomicBool::new(false),
+            on_gathered: Default::default(),
             began: Instant::now(),
             fresh_due: Default::default(),
             clients: Default::default(),
@@ -173,14 +175,33 @@ impl Context {
                     && !introduced.contains_key(&p.uid().unwrap_or_default())
             })
         };
-        if !waiting && !self.gathered.swap(true, Ordering::Relaxed) {
-            tracing::info!(
-                after_ms = self.began.elapsed().as_millis() as u64,
-                "first passes go: every policy has said what it wants{}",
-                if over { " (or the wait is over)" } else { "" }
-            );
+        if !waiting {
+            self.gathered(if over {
+                "the wait is over"
+            } else {
+                "every policy has said what it wants"
+            });
         }
         waiting
+    }
+
+    /// `on_gathered` is told once first passes stop waiting.
+    pub(crate) fn when_gathered(&self, on_gathered: futures::channel::mpsc::UnboundedSender<()>) {
+        *self.on_gathered.lock().expect("on gathered") = Some(on_gathered);
+    }
+
+    /// First passes stop waiting for the others (`why`); the waiting ones are woken.
+    pub(crate) fn gathered(&self, why: &str) {
+        if self.gathered.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tracing::info!(
+            after_ms = self.began.elapsed().as_millis() as u64,
+            "first passes go: {why}"
+        );
+        if let Some(tell) = self.on_gathered.lock().expect("on gathered").take() {
+            let _ = tell.unbounded_send(());
+        }
     }
 
     /// `policy`'s first pass said what it wants at this generation and waits for the others.

@@ -133,13 +133,37 @@ struct Seen {
     at: Instant,
 }
 
-/// A write one policy's round made for another policy's standing wish.
+/// A write one policy's round made for another policy's standing wish. Kept small (a
+/// thousand policies over ten thousand subscriptions can leave a hundred thousand waiting):
+/// the contacts are shared by every delivery of the round, and the plan is computed again
+/// when heard (it is a pure function of the spec and the contact it was planned from).
 struct Delivery {
     /// The spec the write was planned for.
-    contact: ContactSpec,
-    share: Share,
+    contact: Arc<ContactSpec>,
+    written: Arc<Written>,
     /// When it was read back.
     at: Instant,
+}
+
+/// One write, as every policy it carried sees it.
+struct Written {
+    /// The contact it was planned from.
+    before: Option<ContactProperties>,
+    /// Read back after it.
+    after: Option<ContactProperties>,
+    created: bool,
+}
+
+impl Delivery {
+    fn share(&self) -> Share {
+        Share {
+            before: self.written.before.clone(),
+            after: self.written.after.clone(),
+            written: Some(plan::plan(&self.contact, self.written.before.as_ref())),
+            created: self.written.created,
+            changed_by: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -151,7 +175,7 @@ struct Wishes {
 
 struct Wish {
     principal: Arc<str>,
-    contact: ContactSpec,
+    contact: Arc<ContactSpec>,
     /// Lower-case, sorted, without duplicates.
     subscriptions: Vec<String>,
 }
@@ -216,7 +240,7 @@ impl Desk {
         subscriptions.dedup();
         let mut wishes = self.wishes.lock().expect("wishes");
         if wishes.by_policy.get(policy).is_some_and(|w| {
-            w.principal == *principal && w.contact == *contact && w.subscriptions == subscriptions
+            w.principal == *principal && *w.contact == *contact && w.subscriptions == subscriptions
         }) {
             return;
         }
@@ -232,7 +256,7 @@ impl Desk {
             policy.to_owned(),
             Wish {
                 principal: principal.clone(),
-                contact: contact.clone(),
+                contact: Arc::new(contact.clone()),
                 subscriptions,
             },
         );
@@ -251,7 +275,7 @@ impl Desk {
             .filter_map(|sub| {
                 let slot = slots.get(sub)?.get(&wish.principal)?;
                 let delivery = slot.lock().expect("desk slot").delivered.remove(policy)?;
-                Some((sub.clone(), delivery.share))
+                Some((sub.clone(), delivery.share()))
             })
             .collect()
     }
@@ -262,7 +286,7 @@ impl Desk {
         principal: &Arc<str>,
         subscription: &str,
         except: &[&str],
-    ) -> Vec<(String, ContactSpec)> {
+    ) -> Vec<(String, Arc<ContactSpec>)> {
         let wishes = self.wishes.lock().expect("wishes");
         let Some(policies) = wishes
             .by_slot
@@ -284,7 +308,7 @@ impl Desk {
             .expect("wishes")
             .by_policy
             .get(policy)
-            .is_some_and(|w| w.contact == *contact)
+            .is_some_and(|w| *w.contact == *contact)
     }
 
     /// Answers one policy's visit to one subscription: from the last read (or from a write
@@ -306,10 +330,10 @@ impl Desk {
             // as a read made for it would.
             let heard = delivered
                 .as_ref()
-                .is_some_and(|d| d.contact == visit.contact && young(d.at, &visit));
+                .is_some_and(|d| *d.contact == visit.contact && young(d.at, &visit));
             let view = match (&s.seen, &delivered) {
                 (Some(seen), Some(d)) if heard && seen.at >= d.at => Some(seen.contact.clone()),
-                (_, Some(d)) if heard => Some(d.share.after.clone()),
+                (_, Some(d)) if heard => Some(d.written.after.clone()),
                 (Some(seen), _) if news(seen, &visit) => Some(seen.contact.clone()),
                 _ => None,
             };
@@ -452,10 +476,6 @@ impl Desk {
                     .map(|m| &m.visit.contact)
                     .collect();
                 let (desired, carried) = fold(now, &writing, &enforced, &wishes);
-                let carried: Vec<(usize, Plan)> = carried
-                    .into_iter()
-                    .map(|j| (j, plan::plan(&wishes[j].1, now)))
-                    .collect();
                 Some((Write::Put(desired?), (plans, carried)))
             })
             .await;
@@ -496,23 +516,21 @@ impl Desk {
             });
             // Left for the policies whose wishes the write carried; a wish withdrawn meanwhile
             // (its policy deleted) is not kept for a visit that will never come.
-            for (j, plan) in carried {
+            let written = Arc::new(Written {
+                before: fresh.before.clone(),
+                after: fresh.after.clone(),
+                created: fresh.created,
+            });
+            for j in carried {
                 let (policy, contact) = &wishes[j];
                 if !self.stands(policy, contact) {
                     continue;
                 }
-                let share = Share {
-                    before: fresh.before.clone(),
-                    after: fresh.after.clone(),
-                    written: Some(plan),
-                    created: fresh.created,
-                    changed_by: None,
-                };
                 s.delivered.insert(
                     policy.clone(),
                     Delivery {
                         contact: contact.clone(),
-                        share,
+                        written: written.clone(),
                         at: now,
                     },
                 );
@@ -588,7 +606,7 @@ fn fold(
     now: Option<&ContactProperties>,
     writing: &[&ContactSpec],
     enforced: &[&ContactSpec],
-    wishes: &[(String, ContactSpec)],
+    wishes: &[(String, Arc<ContactSpec>)],
 ) -> (Option<ContactProperties>, Vec<usize>) {
     let mut desired = now.cloned();
     let mut changed = false;
@@ -620,10 +638,11 @@ fn fold(
 /// for itself.
 fn hear(mut share: Share, delivered: Option<Delivery>) -> Share {
     if let Some(d) = delivered.filter(|_| share.written.is_none()) {
-        share.before = d.share.before;
-        share.written = d.share.written;
-        share.created = d.share.created;
-        share.changed_by = d.share.changed_by;
+        let heard = d.share();
+        share.before = heard.before;
+        share.written = heard.written;
+        share.created = heard.created;
+        share.changed_by = heard.changed_by;
     }
     share
 }

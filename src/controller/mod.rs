@@ -209,6 +209,17 @@ async fn controller(
         }
         tracing::info!(identity = lease.identity(), "leading: reconciling");
     }
+    // First passes wait for every policy to say what it wants, at most GATHER_MAX; then every
+    // policy runs.
+    let (gathered, gathered_changes) = futures::channel::mpsc::unbounded::<()>();
+    ctx.when_gathered(gathered);
+    let _gather_cap = {
+        let ctx = ctx.clone();
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            tokio::time::sleep(context::GATHER_MAX).await;
+            ctx.gathered("the wait is over");
+        }))
+    };
     let lost = leadership.as_ref().map(|l| l.lost());
     let stop = {
         let shutdown = shutdown.clone();
@@ -228,7 +239,7 @@ async fn controller(
     );
     Controller::for_stream(trigger, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(options.workers))
-        .reconcile_all_on(access_changes)
+        .reconcile_all_on(futures::stream::select(access_changes, gathered_changes))
         .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx)
         .for_each(|outcome| async move {

@@ -26,7 +26,7 @@ use kube::{
 
 use super::{
     FIELD_MANAGER, FINALIZER, cleanup,
-    context::{Context, GATHER_TICK},
+    context::Context,
     events,
     gate::{self, Gate},
     ledger,
@@ -91,9 +91,9 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
         .await
         .map_err(|_| Error::Shutdown)?;
     // A first pass that has said what it wants waits for the others (see
-    // `Context::gathering`), without holding a worker.
+    // `Context::gathering`) without holding a worker; when they have, every policy runs.
     if ctx.waits_for_others(policy) {
-        return Ok(Action::requeue(GATHER_TICK));
+        return Ok(Action::await_change());
     }
     let id = policy_id(policy);
     let judge = ctx.access.judge();
@@ -133,7 +133,7 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
                     if fresh {
                         ctx.fresh_due.lock().expect("fresh due").insert(uid);
                     }
-                    return Ok(Action::requeue(GATHER_TICK));
+                    return Ok(Action::await_change());
                 }
             }
         }
@@ -141,6 +141,8 @@ async fn apply(policy: &SecurityContactPolicy, ctx: &Context) -> Result<Action> 
     // Whatever the pass was, this policy has said what it wants; a policy that did not sweep
     // wants nothing written for it meanwhile.
     ctx.introduce(policy);
+    // The last policy to say what it wants may be one that cannot sweep: first passes go now.
+    ctx.gathering();
     if !matches!(pass, Pass::Swept(_)) {
         ctx.desk.withdraw(&id);
     }
