@@ -107,9 +107,10 @@ pub struct RunArgs {
     )]
     pub operator_identity_namespaces: Vec<String>,
 
-    /// Start-up budget: after a start (or a new leadership term) each policy's first pass
-    /// waits for one token per subscription from this many per second, so a restart does not
-    /// fire every policy at once; later passes never wait. 0 lifts it.
+    /// Start-up budget: after a start (or a new leadership term) each read a policy's first
+    /// pass makes waits for a token from this many per second, so a restart does not fire
+    /// every policy at once; reads shared with other policies and later passes never wait.
+    /// 0 lifts it.
     /// After that, only `--concurrency` (one budget for the whole process, adapting to 429s
     /// and ARM's remaining-requests headers) applies.
     #[arg(

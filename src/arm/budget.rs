@@ -14,9 +14,9 @@
 //!   of 429s is one decrease, not thirty); every `limit` good answers in a row raise the
 //!   limit by one, back to the maximum.
 //! * **Start-up budget**: until every policy has had its first pass (after a start or a new
-//!   leadership term), first passes wait for their requests (one per subscription) from a rate
-//!   limiter (governor, requests per second), so a thousand policies do not fire at ARM in the
-//!   same second. Later passes never wait for it.
+//!   leadership term), each read a first pass makes (a round it opens at the desk) waits for a
+//!   token from a rate limiter (governor, requests per second), so a thousand policies do not
+//!   fire at ARM in the same second. Later passes never wait for it.
 //!
 //! ARM's buckets are per subscription and principal (250 reads, 25 per second refill, see the
 //! README's performance notes), so a sweep over many subscriptions rarely drains one: the
@@ -204,8 +204,8 @@ impl Budget {
         }
     }
 
-    /// Waits until a policy's first pass may start: `requests` (about one per subscription)
-    /// taken from the start-up rate while warming. Only first passes wait here; the passes of
+    /// Waits for `requests` tokens of the start-up rate while warming (a first pass's read
+    /// takes one). Only first passes wait here; the passes of
     /// policies already through theirs are never held back, or their own re-reads could use up
     /// the rate and starve the first passes still to come.
     pub async fn first_pass(&self, requests: usize) {

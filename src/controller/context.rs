@@ -58,8 +58,9 @@ pub struct Context {
     /// have, the start-up budget is lifted.
     started: Mutex<std::collections::HashSet<String>>,
     /// Policies that have said what they want since this controller started (stood their
-    /// wishes, or were judged unable to), by UID, with the generation they said it for.
-    introduced: Mutex<HashMap<String, Option<i64>>>,
+    /// wishes, or were judged unable to), by UID, with the generation they said it for and
+    /// when a pass first saw that generation.
+    introduced: Mutex<HashMap<String, (Option<i64>, Instant)>>,
     /// First passes have stopped waiting for the others (see [`Context::gathering`]).
     gathered: AtomicBool,
     /// Told once when they stop waiting: the controller then runs every policy (the waiting
@@ -151,10 +152,25 @@ impl Context {
 
     /// Notes that `policy` (at its current generation) has said what it wants.
     pub(crate) fn introduce(&self, policy: &SecurityContactPolicy) {
+        let generation = policy.meta().generation;
+        let mut introduced = self.introduced.lock().expect("introduced");
+        let seen = introduced
+            .entry(policy.uid().unwrap_or_default())
+            .or_insert((generation, Instant::now()));
+        if seen.0 != generation {
+            *seen = (generation, Instant::now());
+        }
+    }
+
+    /// When a pass first saw `policy`'s current generation (after [`Context::introduce`]):
+    /// reads made before it were made for the spec as it was.
+    pub(crate) fn edit_seen(&self, policy: &SecurityContactPolicy) -> Option<Instant> {
         self.introduced
             .lock()
             .expect("introduced")
-            .insert(policy.uid().unwrap_or_default(), policy.meta().generation);
+            .get(&policy.uid().unwrap_or_default())
+            .filter(|(generation, _)| *generation == policy.meta().generation)
+            .map(|(_, at)| *at)
     }
 
     /// After a start or a new leadership term, while the start-up budget holds and for at
@@ -210,8 +226,12 @@ impl Context {
             return false;
         }
         let uid = policy.uid().unwrap_or_default();
-        let introduced = self.introduced.lock().expect("introduced").get(&uid)
-            == Some(&policy.meta().generation);
+        let introduced = self
+            .introduced
+            .lock()
+            .expect("introduced")
+            .get(&uid)
+            .is_some_and(|(generation, _)| *generation == policy.meta().generation);
         introduced && !self.passes.lock().expect("passes").contains_key(&uid) && self.gathering()
     }
 

@@ -51,7 +51,8 @@ pub struct Visit {
     pub policy: String,
     pub contact: ContactSpec,
     pub mode: Mode,
-    /// The policy's spec changed since its last pass: only a read made for this visit will do.
+    /// The policy's spec changed since its last pass (`newer_than` is then when a pass first
+    /// saw the change): it never joins a round whose read is already on its way.
     pub fresh: bool,
     /// Only reads made after this instant are news to the policy: the end of its previous
     /// pass (its own reads from that pass tell it nothing new).
@@ -657,10 +658,10 @@ fn join(round: &Mutex<Round>, member: Member) -> Option<Member> {
     None
 }
 
-/// A read is news to a visit made after the policy's previous pass, young enough, and not
-/// wanted fresh.
+/// A read is news to a visit when made after the policy's previous pass (after its edit, for
+/// a new generation) and young enough.
 fn news(seen: &Seen, visit: &Visit) -> bool {
-    !visit.fresh && young(seen.at, visit)
+    young(seen.at, visit)
 }
 
 /// Made after the policy's previous pass and within its interval.
@@ -931,7 +932,7 @@ mod tests {
         assert_eq!(arm.metrics().shared_reads.get(), (K as u64 - 1) * n);
         assert_eq!(contact_requests(&sim, "PUT"), 0);
 
-        // A spec change reads afresh, even with a read that would be news.
+        // A spec change reads afresh: the reads before the edit was seen are not news to it.
         sim.state().reset_requests();
         passes(
             &arm,
@@ -939,7 +940,7 @@ mod tests {
             &specs[..1],
             &[Freshness {
                 fresh: true,
-                ..shared(None)
+                ..shared(Some(Instant::now()))
             }],
         )
         .await;

@@ -245,16 +245,24 @@ async fn sweep(
     if let Err(e) = arm.check_credential().await {
         return Ok(Some(Pass::Blocked(Failure::from(&e))));
     }
+    let uid = policy.uid().unwrap_or_default();
+    let previous = ctx.passes.lock().expect("passes").get(&uid).copied();
+    // What this pass accepts from reads (and listings) made by others: those made after its
+    // previous pass ended or, for a new generation, after a pass first saw it (what was read
+    // before was read for the spec as it was).
+    let newer_than = |fresh: bool| {
+        if fresh {
+            let seen = ctx.edit_seen(policy).unwrap_or_else(Instant::now);
+            Some(previous.map_or(seen, |end| end.max(seen)))
+        } else {
+            previous
+        }
+    };
     // A selector is resolved afresh on every pass; what joined or left is said once.
     if policy.spec.subscription_selector.is_some() {
         let want = crate::listings::Want {
-            fresh,
-            newer_than: ctx
-                .passes
-                .lock()
-                .expect("passes")
-                .get(&policy.uid().unwrap_or_default())
-                .copied(),
+            fresh: false,
+            newer_than: newer_than(fresh),
             max_age: interval(policy),
         };
         let fresh = match selection::resolve(&arm, &policy.spec, &ctx.listings, want).await {
@@ -302,9 +310,7 @@ async fn sweep(
     } else {
         ctx.desk.withdraw(id);
     }
-    let uid = policy.uid().unwrap_or_default();
-    let newer_than = ctx.passes.lock().expect("passes").get(&uid).copied();
-    let first = newer_than.is_none();
+    let first = previous.is_none();
     if first {
         ctx.introduce(policy);
         if ctx.gathering() {
@@ -313,7 +319,7 @@ async fn sweep(
     }
     let freshness = sweep::Freshness {
         fresh,
-        newer_than,
+        newer_than: newer_than(fresh),
         max_age: interval(policy),
         // A first pass since this controller started: its reads are spread by the start-up
         // budget.

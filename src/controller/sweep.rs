@@ -58,9 +58,10 @@ pub struct LedgerNews {
 /// How a pass sees the contacts it reads: see [`super::desk`].
 #[derive(Clone, Copy, Debug)]
 pub struct Freshness {
-    /// The spec changed since the last pass: read everything afresh.
+    /// The spec changed since the last pass (see `newer_than`).
     pub fresh: bool,
-    /// When this policy's previous pass ended (reads before it are not news to it).
+    /// Reads made before this are not news to the policy: when its previous pass ended or,
+    /// after a spec change, when a pass first saw the change.
     pub newer_than: Option<std::time::Instant>,
     /// The oldest read it accepts: its interval.
     pub max_age: Duration,
