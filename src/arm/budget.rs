@@ -71,6 +71,7 @@ pub struct Budget {
     permits: Arc<Semaphore>,
     /// Subscription, tenant.
     lanes: [Lane; 2],
+    /// The start-up rate and its burst.
     startup: Option<(DefaultDirectRateLimiter, NonZeroU32)>,
     warming: AtomicBool,
     /// Where the current limit (the lower lane's) is shown (Prometheus).
@@ -145,7 +146,16 @@ impl Budget {
             permits: Arc::new(Semaphore::new(max)),
             lanes: [Lane::new(max), Lane::new(max)],
             warming: AtomicBool::new(startup.is_some()),
-            startup: startup.map(|rate| (RateLimiter::direct(Quota::per_second(rate)), rate)),
+            startup: startup.map(|rate| {
+                // A burst of a tenth of a second's worth: with governor's default (a whole
+                // second's), a full bucket plus a second's refill let twice the rate through
+                // in one second (195 requests in one second at 100/s, measured).
+                let burst = NonZeroU32::new((rate.get() / 10).max(1)).expect("at least 1");
+                (
+                    RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+                    burst,
+                )
+            }),
             shown: None,
         }
     }
@@ -209,12 +219,12 @@ impl Budget {
     /// policies already through theirs are never held back, or their own re-reads could use up
     /// the rate and starve the first passes still to come.
     pub async fn first_pass(&self, requests: usize) {
-        let Some((rate, per_second)) = self.startup.as_ref().filter(|_| self.warming()) else {
+        let Some((rate, burst)) = self.startup.as_ref().filter(|_| self.warming()) else {
             return;
         };
-        // governor refuses a request larger than its burst (one second's worth): take it in
+        // governor refuses a request larger than its burst (a tenth of a second's): take it in
         // bursts.
-        let burst = per_second.get() as usize;
+        let burst = burst.get() as usize;
         let mut left = requests.max(1);
         while left > 0 {
             let take = left.min(burst);

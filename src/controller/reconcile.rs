@@ -258,11 +258,14 @@ async fn sweep(
             previous
         }
     };
-    // A selector is resolved afresh on every pass; what joined or left is said once.
+    // A selector is resolved afresh on every pass; what joined or left is said once. Listings
+    // describe Azure, not the spec: one made since this policy's previous pass serves an
+    // edited policy too (a new group is a listing of its own), so an edit does not wait for
+    // eleven pages of subscriptions before its first read.
     if policy.spec.subscription_selector.is_some() {
         let want = crate::listings::Want {
             fresh: false,
-            newer_than: newer_than(fresh),
+            newer_than: previous,
             max_age: interval(policy),
         };
         let fresh = match selection::resolve(&arm, &policy.spec, &ctx.listings, want).await {
