@@ -41,6 +41,7 @@ use crate::{
     arm::{ArmClient, ContactWrite, fresh::Write, wire::ContactProperties},
     crd::{ContactSpec, Mode},
     outcome::Failure,
+    overlap,
     plan::{self, Plan},
 };
 
@@ -279,6 +280,20 @@ impl Desk {
                 Some((sub.clone(), delivery.share()))
             })
             .collect()
+    }
+
+    /// Forgets every standing wish (what was already written for them is still delivered).
+    /// Who may use an identity on which subscriptions just changed: until each policy's next
+    /// pass has been through its gate again, no write carries a policy that is not there.
+    pub fn clear_wishes(&self) {
+        let mut wishes = self.wishes.lock().expect("wishes");
+        if !wishes.by_policy.is_empty() {
+            tracing::debug!(
+                wishes = wishes.by_policy.len(),
+                "access changed: standing wishes forgotten until each policy passes again"
+            );
+        }
+        *wishes = Wishes::default();
     }
 
     /// The wishes standing on `subscription` for `principal`, but those of `except`.
@@ -600,9 +615,12 @@ fn unindex(wishes: &mut Wishes, policy: &str) -> Option<Wish> {
 }
 
 /// The body one write carries, planned from `now`: every writing member's plan applied on top
-/// of the previous ones (the union, for Additive), then each standing wish that leaves every
-/// Enforce member and every other wish as satisfied as it found them. Returns the body (`None`
-/// when nothing changes) and the wishes carried, by index.
+/// of the previous ones (the union, for Additive), then each standing wish that can share the
+/// subscription with every Enforce member and every other wish (no Exact merge on either side,
+/// no two phones: [`overlap::incompatible`], the gate's own rule; carrying a policy the gate
+/// has not yet held back would make the policies fight) and that leaves each of them as
+/// satisfied as it found them. Returns the body (`None` when nothing changes) and the wishes
+/// carried, by index.
 fn fold(
     now: Option<&ContactProperties>,
     writing: &[&ContactSpec],
@@ -619,6 +637,14 @@ fn fold(
     }
     let mut carried = Vec::new();
     for (j, (_, wish)) in wishes.iter().enumerate() {
+        let apart = enforced
+            .iter()
+            .copied()
+            .chain(wishes.iter().map(|(_, w)| w.as_ref()))
+            .any(|other| overlap::incompatible(wish, other).is_some());
+        if apart {
+            continue;
+        }
         let Some(next) = plan::plan(wish, desired.as_ref()).desired else {
             continue;
         };
@@ -1100,5 +1126,47 @@ mod tests {
             assert!(!emails.contains("team@contoso.com"), "{emails}");
         }
         assert_eq!(desk.counts().carried, 0);
+
+        // Where an Exact policy stands, nothing is carried: the gate keeps the two apart, and
+        // a write must not make them fight before it has.
+        desk.stand(arm.principal(), "ns/additive", &additive.contact, &subs);
+        desk.stand(arm.principal(), "ns/exact", &exact.contact, &subs);
+        let another = policy(&subs, "another@contoso.com", Mode::Enforce);
+        passes_of(
+            &arm,
+            &desk,
+            4,
+            std::slice::from_ref(&another),
+            &[shared(None)],
+        )
+        .await;
+        for sub in &subs {
+            let emails = emails_on(&sim, sub);
+            assert!(emails.contains("another@contoso.com"), "{emails}");
+            assert!(!emails.contains("team@contoso.com"), "{emails}");
+        }
+        assert_eq!(desk.counts().carried, 0);
+
+        // Access changed: every wish is forgotten until its policy passes again.
+        desk.withdraw("ns/exact");
+        desk.clear_wishes();
+        let last = policy(&subs, "last@contoso.com", Mode::Enforce);
+        passes_of(&arm, &desk, 5, std::slice::from_ref(&last), &[shared(None)]).await;
+        for sub in &subs {
+            assert!(!emails_on(&sim, sub).contains("team@contoso.com"));
+        }
+        assert_eq!(desk.counts().carried, 0);
+        // The same wish, stood again, is carried.
+        desk.stand(arm.principal(), "ns/additive", &additive.contact, &subs);
+        let again = policy(&subs, "again@contoso.com", Mode::Enforce);
+        passes_of(
+            &arm,
+            &desk,
+            6,
+            std::slice::from_ref(&again),
+            &[shared(None)],
+        )
+        .await;
+        assert_eq!(desk.counts().carried, subs.len() as u64);
     }
 }

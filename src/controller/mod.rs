@@ -168,10 +168,17 @@ async fn controller(
             }),
     ));
     let (namespace_reader, namespace_writer) = reflector::store();
+    let (namespace_changed, namespace_changes) = futures::channel::mpsc::unbounded::<()>();
     let _namespace_watch = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
         reflector(namespace_writer, watcher(namespaces, Default::default()))
             .default_backoff()
-            .for_each(|_| async {}),
+            .touched_objects()
+            .for_each(move |change| {
+                if change.is_ok() {
+                    let _ = namespace_changed.unbounded_send(());
+                }
+                async {}
+            }),
     ));
     let access = access::AccessView::new(options.trusted.clone(), access_reader, namespace_reader);
 
@@ -209,6 +216,22 @@ async fn controller(
         }
         tracing::info!(identity = lease.identity(), "leading: reconciling");
     }
+    // A namespace's labels decide what its policies may do with the operator's identity: when
+    // they change, no write carries a policy's standing wish until its next pass has been
+    // through the gate again (access objects do the same below, and re-run every policy).
+    let _forget_wishes = {
+        let desk = ctx.desk.clone();
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(namespace_changes.for_each(
+            move |()| {
+                desk.clear_wishes();
+                async {}
+            },
+        )))
+    };
+    let access_changes = {
+        let desk = ctx.desk.clone();
+        access_changes.inspect(move |()| desk.clear_wishes())
+    };
     // First passes wait for every policy to say what it wants, at most GATHER_MAX; then every
     // policy runs.
     let (gathered, gathered_changes) = futures::channel::mpsc::unbounded::<()>();
