@@ -63,9 +63,14 @@ pub struct Context {
     introduced: Mutex<HashMap<String, (Option<i64>, Instant)>>,
     /// First passes have stopped waiting for the others (see [`Context::gathering`]).
     gathered: AtomicBool,
-    /// Told once when they stop waiting: the controller then runs every policy (the waiting
-    /// ones sit idle meanwhile, rather than polling).
+    /// Told once when they stop waiting, if any did: the controller then runs every policy
+    /// (the waiting ones sit idle meanwhile, rather than polling).
     on_gathered: Mutex<Option<futures::channel::mpsc::UnboundedSender<()>>>,
+    /// Some first pass went back to wait: it must be woken.
+    held: AtomicBool,
+    /// Deciding to wait and deciding that the waiting is over happen one at a time, so that a
+    /// pass never goes back to wait just after the others were woken.
+    gather_lock: Mutex<()>,
     /// When this controller run began.
     began: Instant,
     /// Policies whose first pass of a new generation went back to wait for the others: it
@@ -123,6 +128,8 @@ impl Context {
             introduced: Default::default(),
             gathered: AtomicBool::new(false),
             on_gathered: Default::default(),
+            held: AtomicBool::new(false),
+            gather_lock: Mutex::new(()),
             began: Instant::now(),
             fresh_due: Default::default(),
             clients: Default::default(),
@@ -178,7 +185,9 @@ impl Context {
     /// then the first write to a subscription carries every policy that covers it (see
     /// [`super::desk`]) instead of one write per policy, in whatever order the workers take
     /// them.
+    /// `true` means the caller waits (and will be woken).
     pub(crate) fn gathering(&self) -> bool {
+        let _one = self.gather_lock.lock().expect("gather lock");
         if self.gathered.load(Ordering::Relaxed) {
             return false;
         }
@@ -191,8 +200,10 @@ impl Context {
                     && !introduced.contains_key(&p.uid().unwrap_or_default())
             })
         };
-        if !waiting {
-            self.gathered(if over {
+        if waiting {
+            self.held.store(true, Ordering::Relaxed);
+        } else {
+            self.end_gathering(if over {
                 "the wait is over"
             } else {
                 "every policy has said what it wants"
@@ -208,6 +219,11 @@ impl Context {
 
     /// First passes stop waiting for the others (`why`); the waiting ones are woken.
     pub(crate) fn gathered(&self, why: &str) {
+        let _one = self.gather_lock.lock().expect("gather lock");
+        self.end_gathering(why);
+    }
+
+    fn end_gathering(&self, why: &str) {
         if self.gathered.swap(true, Ordering::Relaxed) {
             return;
         }
@@ -215,7 +231,9 @@ impl Context {
             after_ms = self.began.elapsed().as_millis() as u64,
             "first passes go: {why}"
         );
-        if let Some(tell) = self.on_gathered.lock().expect("on gathered").take() {
+        let tell = self.on_gathered.lock().expect("on gathered").take();
+        // Nobody waiting (a single policy, no start-up budget): no pass to wake.
+        if let Some(tell) = tell.filter(|_| self.held.load(Ordering::Relaxed)) {
             let _ = tell.unbounded_send(());
         }
     }
