@@ -829,6 +829,23 @@ mod tests {
         passes_of(arm, desk, 0, specs, freshness).await
     }
 
+    /// Policy `ns/p<index>` passes alone, first pass since start.
+    async fn alone(
+        arm: &ArmClient,
+        desk: &Arc<Desk>,
+        index: usize,
+        spec: &SecurityContactPolicySpec,
+    ) -> Vec<(sweep::Swept, Instant)> {
+        passes_of(
+            arm,
+            desk,
+            index,
+            std::slice::from_ref(spec),
+            &[shared(None)],
+        )
+        .await
+    }
+
     /// [`passes`] for policies `first..`.
     async fn passes_of(
         arm: &ArmClient,
@@ -1071,14 +1088,7 @@ mod tests {
         let late = policy(&subs, "late@contoso.com", Mode::Enforce);
         desk.stand(arm.principal(), "ns/late", &late.contact, &subs);
         let wiped = policy(&subs, "wiped@contoso.com", Mode::Enforce);
-        passes_of(
-            &arm,
-            &desk,
-            7,
-            std::slice::from_ref(&wiped),
-            &[shared(None)],
-        )
-        .await;
+        alone(&arm, &desk, 7, &wiped).await;
         assert_eq!(contact_requests(&sim, "PUT"), n);
         let unheard = desk.withdraw("ns/late");
         assert_eq!(unheard.len(), subs.len());
@@ -1112,14 +1122,7 @@ mod tests {
         desk.stand(arm.principal(), "ns/gone", &additive.contact, &subs);
         desk.withdraw("ns/gone");
         let other = policy(&subs, "secops@contoso.com", Mode::Enforce);
-        passes_of(
-            &arm,
-            &desk,
-            3,
-            std::slice::from_ref(&other),
-            &[shared(None)],
-        )
-        .await;
+        alone(&arm, &desk, 3, &other).await;
         for sub in &subs {
             let emails = emails_on(&sim, sub);
             assert!(emails.contains("secops@contoso.com"), "{emails}");
@@ -1132,14 +1135,7 @@ mod tests {
         desk.stand(arm.principal(), "ns/additive", &additive.contact, &subs);
         desk.stand(arm.principal(), "ns/exact", &exact.contact, &subs);
         let another = policy(&subs, "another@contoso.com", Mode::Enforce);
-        passes_of(
-            &arm,
-            &desk,
-            4,
-            std::slice::from_ref(&another),
-            &[shared(None)],
-        )
-        .await;
+        alone(&arm, &desk, 4, &another).await;
         for sub in &subs {
             let emails = emails_on(&sim, sub);
             assert!(emails.contains("another@contoso.com"), "{emails}");
@@ -1151,7 +1147,7 @@ mod tests {
         desk.withdraw("ns/exact");
         desk.clear_wishes();
         let last = policy(&subs, "last@contoso.com", Mode::Enforce);
-        passes_of(&arm, &desk, 5, std::slice::from_ref(&last), &[shared(None)]).await;
+        alone(&arm, &desk, 5, &last).await;
         for sub in &subs {
             assert!(!emails_on(&sim, sub).contains("team@contoso.com"));
         }
@@ -1159,14 +1155,7 @@ mod tests {
         // The same wish, stood again, is carried.
         desk.stand(arm.principal(), "ns/additive", &additive.contact, &subs);
         let again = policy(&subs, "again@contoso.com", Mode::Enforce);
-        passes_of(
-            &arm,
-            &desk,
-            6,
-            std::slice::from_ref(&again),
-            &[shared(None)],
-        )
-        .await;
+        alone(&arm, &desk, 6, &again).await;
         assert_eq!(desk.counts().carried, subs.len() as u64);
     }
 }
